@@ -1,0 +1,1 @@
+"""bnlab's service layer: router, data, HTTP API and the `bnlab` command line."""

@@ -1,0 +1,25 @@
+"""`bnlab bench NAME`: benchmarks the repo keeps; each prints its own figures.
+
+Benchmarks measure, they never assert: the numbers go into notes and the README, not tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name -> "module:function"; the function takes the remaining argv and returns an exit code.
+BENCHMARKS = {
+    "engine": "experiments.bench_engine:main",
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="run a benchmark: " + ", ".join(BENCHMARKS))
+    p.add_argument("name", choices=sorted(BENCHMARKS))
+    p.add_argument("args", nargs="*", help="passed to the benchmark (see NAME --help)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    module, _, function = BENCHMARKS[args.name].partition(":")
+    return int(getattr(importlib.import_module(module), function)(args.args) or 0)
