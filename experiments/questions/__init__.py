@@ -1,0 +1,1 @@
+"""One module per question type; each defines QUESTION (a catalog.QuestionType)."""
