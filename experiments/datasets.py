@@ -1,0 +1,111 @@
+"""Datasets by name, generated locally and cached on disk; nothing is ever downloaded.
+
+MNIST-1D (Greydanus 2020; Greydanus & Kobak 2024) is made by `mnist1d.data.make_dataset` from
+its arguments; the cache file name is a hash of those arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ParamError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    args: dict[str, Any]  # what generated it; goes into provenance
+    x_train: torch.Tensor  # (N_train, F) float32
+    y_train: torch.Tensor  # (N_train,) int64
+    x_test: torch.Tensor  # (N_test, F)
+    y_test: torch.Tensor  # (N_test,)
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def to(self, device: torch.device) -> Dataset:
+        return Dataset(self.name, self.args, self.x_train.to(device), self.y_train.to(device),
+                       self.x_test.to(device), self.y_test.to(device), self.n_classes)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "n_train": len(self.y_train), "n_test": len(self.y_test),
+                "n_features": self.n_features, "n_classes": self.n_classes, "args": self.args}
+
+
+def data_dir() -> Path:
+    """Where generated data is cached: $BNLAB_DATA_DIR, else ./data."""
+    return Path(os.environ.get("BNLAB_DATA_DIR", "data"))
+
+
+def _cached(name: str, args: dict[str, Any], make: Callable[[], dict[str, np.ndarray]]
+            ) -> dict[str, np.ndarray]:
+    key = hashlib.sha256(json.dumps([name, args], sort_keys=True).encode()).hexdigest()[:16]
+    path = data_dir() / f"{name}-{key}.npz"
+    if path.exists():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    arrays = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
+    return arrays
+
+
+def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -> Dataset:
+    """MNIST-1D with the package's default arguments (4,000 train / 1,000 test, 40 features)."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args(as_dict=True)
+    args.pop("url", None)  # never used: the data is generated, not downloaded
+    args.update(num_samples=int(num_samples), train_split=float(train_split), seed=int(seed))
+
+    def make() -> dict[str, np.ndarray]:
+        # make_dataset seeds NumPy's global generator; keep the caller's state intact.
+        state = np.random.get_state()
+        try:
+            data = make_dataset(_ObjectView(args))
+        finally:
+            np.random.set_state(state)
+        return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
+
+    arrays = _cached("mnist1d", args, make)
+    return Dataset(
+        name="mnist1d", args=args,
+        x_train=torch.tensor(arrays["x"], dtype=torch.float32),
+        y_train=torch.tensor(arrays["y"], dtype=torch.int64),
+        x_test=torch.tensor(arrays["x_test"], dtype=torch.float32),
+        y_test=torch.tensor(arrays["y_test"], dtype=torch.int64),
+        n_classes=10)
+
+
+class _ObjectView:
+    """mnist1d reads its arguments as attributes."""
+
+    def __init__(self, d: dict[str, Any]):
+        self.__dict__ = dict(d)
+
+
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "mnist1d": mnist1d,
+}
+
+
+def load(name: str, **kwargs: Any) -> Dataset:
+    try:
+        factory = DATASETS[name]
+    except KeyError:
+        raise ParamError("dataset", f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}"
+                         ) from None
+    return factory(**kwargs)

@@ -1,0 +1,179 @@
+"""The batched trainer against a plain loop of one nn.Module and one torch.optim per seed.
+
+This equivalence guards all the science: if member m of the batched model did not train as a
+model of its own, every comparison across seeds and arms would be wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from experiments import datasets, models, norms, trainer
+
+SEEDS = [0, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = datasets.load("mnist1d", num_samples=1000)
+    return d
+
+
+class OneMemberNorm(nn.Module):
+    """A bnlab norm with one member, as a plain module taking (N, C) or (N, C, L)."""
+
+    def __init__(self, name: str, c: int, **options):
+        super().__init__()
+        self.norm = norms.make_norm(name, c, 1, **options)
+
+    def forward(self, x):
+        return self.norm(x.unsqueeze(0)).squeeze(0)
+
+
+def reference_norm(name: str, c: int, options: dict) -> nn.Module:
+    if name == "batchnorm":
+        return nn.BatchNorm1d(c)
+    if name == "groupnorm":
+        return nn.GroupNorm(options["num_groups"], c)
+    if name == "none":
+        return nn.Identity()
+    return OneMemberNorm(name, c, **options)
+
+
+def reference_mlp(seed: int, spec: models.ModelSpec, n_in: int, n_out: int) -> nn.Module:
+    """Built from torch.nn under torch.manual_seed(seed): an independent construction."""
+    torch.manual_seed(seed)
+    layers, width = [], n_in
+    for _ in range(spec.depth):
+        layers += [nn.Linear(width, spec.width, bias=spec.bias),
+                   reference_norm(spec.norm, spec.width, spec.norm_options), nn.ReLU()]
+        width = spec.width
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
+def reference_cnn(seed: int, spec: models.ModelSpec, n_in: int, n_out: int) -> nn.Module:
+    torch.manual_seed(seed)
+    layers, channels, length = [nn.Unflatten(1, (1, n_in))], 1, n_in
+    for i in range(spec.depth):
+        k = 5 if i == 0 else 3
+        layers += [nn.Conv1d(channels, spec.width, k, stride=2, padding=1),
+                   reference_norm(spec.norm, spec.width, spec.norm_options), nn.ReLU()]
+        channels, length = spec.width, (length + 2 - k) // 2 + 1
+    layers += [nn.Flatten(), nn.Linear(channels * length, n_out)]
+    return nn.Sequential(*layers)
+
+
+def reference_run(seed, spec, data, cfg, points):
+    build = reference_cnn if spec.kind == "cnn" else reference_mlp
+    model = build(seed, spec, data.n_features, data.n_classes)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.total_steps(len(data.y_train))
+    order = trainer.data_order(seed, len(data.y_train), cfg.batch_size, total)
+    losses, accs, test_losses = [], [], []
+    model.train()
+    for t in range(total):
+        idx = order[t]
+        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if t + 1 in points:
+            model.eval()
+            with torch.no_grad():
+                logits = model(data.x_test)
+            accs.append((logits.argmax(1) == data.y_test).float().mean().item())
+            test_losses.append(F.cross_entropy(logits, data.y_test).item())
+            model.train()
+    return np.array(losses), np.array(accs), np.array(test_losses)
+
+
+CASES = [
+    ("mlp", "batchnorm", {}, "sgd"),
+    ("mlp", "batch_renorm", {"r_max": 2.0, "d_max": 1.0, "warmup_steps": 5}, "sgd"),
+    ("mlp", "groupnorm", {"num_groups": 4}, "sgd"),
+    ("mlp", "batchnorm", {}, "adam"),
+    ("cnn", "batchnorm", {}, "sgd"),
+]
+
+
+@pytest.mark.parametrize(("kind", "norm", "options", "optimizer"), CASES)
+def test_batched_members_match_independent_runs(data, kind, norm, options, optimizer):
+    spec = models.ModelSpec(kind=kind, width=16, depth=2, norm=norm, norm_options=options)
+    cfg = trainer.TrainConfig(batch_size=16, steps=40, optimizer=optimizer,
+                              lr=0.05 if optimizer == "sgd" else 3e-3, momentum=0.9,
+                              weight_decay=1e-4, n_evals=4)
+    model = models.build(spec, SEEDS, data.n_features, data.n_classes)
+    hist = trainer.train(model, data, cfg, SEEDS)
+    points = [p for p in hist.steps if p > 0]
+    for m, seed in enumerate(SEEDS):
+        losses, accs, test_losses = reference_run(seed, spec, data, cfg, set(points))
+        # The batched trainer logs the mean training loss over each interval.
+        bounds = [0, *points]
+        ref_interval = [losses[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        np.testing.assert_allclose(hist.metrics["train_loss"][1:, m], ref_interval,
+                                   rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(hist.metrics["test_loss"][1:, m], test_losses,
+                                   rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(hist.metrics["test_acc"][1:, m], accs, atol=2.5e-3)
+
+
+def test_member_init_equals_torch_modules_under_the_same_seed(data):
+    spec = models.ModelSpec(kind="mlp", width=8, depth=2, norm="none")
+    model = models.build(spec, SEEDS, data.n_features, data.n_classes)
+    for m, seed in enumerate(SEEDS):
+        ref = reference_mlp(seed, spec, data.n_features, data.n_classes)
+        torch.testing.assert_close(model.blocks[0].layer.weight[m], ref[0].weight.T)
+        torch.testing.assert_close(model.blocks[1].layer.bias[m], ref[3].bias)
+        torch.testing.assert_close(model.head.weight[m], ref[6].weight.T)
+
+
+def test_diverged_member_is_frozen_while_others_train(data):
+    spec = models.ModelSpec(kind="mlp", width=16, depth=2, norm="none")
+    model = models.build(spec, SEEDS, data.n_features, data.n_classes)
+    cfg = trainer.TrainConfig(batch_size=32, steps=60, optimizer="sgd", lr=0.05, n_evals=3)
+    # Member 1 gets an absurd learning rate and blows up; the others must be unaffected.
+    hist = trainer.train(model, data, cfg, SEEDS, lrs=[0.05, 1e6, 0.05])
+    assert hist.diverged.tolist() == [False, True, False]
+    assert np.isnan(hist.final("test_acc")[1])
+    assert np.isfinite(hist.final("test_acc")[[0, 2]]).all()
+    weights = model.blocks[0].layer.weight.detach()
+    assert torch.isfinite(weights[[0, 2]]).all()
+
+    solo = models.build(spec, [0], data.n_features, data.n_classes)
+    solo_hist = trainer.train(solo, data, cfg, [0], lrs=[0.05])
+    np.testing.assert_allclose(hist.final("test_loss")[0], solo_hist.final("test_loss")[0],
+                               rtol=1e-4)
+
+
+def test_data_order_is_a_permutation_per_epoch_and_seeded():
+    order = trainer.data_order(3, 100, 10, 25)
+    assert order.shape == (25, 10)
+    first_epoch = order[:10].flatten().sort().values
+    assert torch.equal(first_epoch, torch.arange(100))
+    assert torch.equal(order, trainer.data_order(3, 100, 10, 25))
+    assert not torch.equal(order, trainer.data_order(4, 100, 10, 25))
+
+
+def test_train_mode_evaluation_uses_batch_statistics_of_training_size(data):
+    spec = models.ModelSpec(kind="mlp", width=16, depth=2, norm="batchnorm")
+    model = models.build(spec, SEEDS, data.n_features, data.n_classes)
+    cfg = trainer.TrainConfig(batch_size=4, steps=30, lr=0.05, eval_train_mode=True,
+                              n_evals=1)
+    hist = trainer.train(model, data, cfg, SEEDS)
+    before = model.blocks[0].norm.running_mean.clone()
+    acc = hist.final("train_mode_test_acc")
+    assert ((acc >= 0) & (acc <= 1)).all()
+    # Evaluation must not have changed the running statistics.
+    with torch.no_grad():
+        trainer.Trainer(model, data, cfg, SEEDS, torch.device("cpu")).evaluate()
+    torch.testing.assert_close(model.blocks[0].norm.running_mean, before)
