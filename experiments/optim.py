@@ -51,20 +51,25 @@ class BatchedOptimizer:
                 p.grad.zero_()
 
     @torch.no_grad()
-    def step(self, active: torch.Tensor) -> None:
-        """One update; members where `active` (M,) is False keep their parameters."""
-        grads = []
-        for p in self.params:
-            mask = active.view(-1, *([1] * (p.dim() - 1)))
+    def step(self, active: torch.Tensor | None) -> None:
+        """One update; members where `active` (M,) is False keep their parameters.
+
+        `active=None` means every member is active and skips the masking (a caller that can
+        read the mask cheaply, i.e. not inside a CUDA graph, saves a pass over every gradient).
+        """
+        if active is None:
+            grads = [p.grad for p in self.params]
+        else:
             # torch.where, not multiplication: a frozen member's gradient may be NaN.
-            grads.append(torch.where(mask, p.grad, 0.0))
+            grads = [torch.where(active.view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0)
+                     for p in self.params]
         self.step_count += 1
         if self.kind == "sgd":
             self._sgd(grads, active)
         else:
             self._adam(grads, active)
 
-    def _sgd(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
+    def _sgd(self, grads: list[torch.Tensor], active: torch.Tensor | None) -> None:
         if self.weight_decay:
             grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
         if self.momentum:
@@ -75,7 +80,7 @@ class BatchedOptimizer:
         steps = torch._foreach_mul(grads, self._active_lr(active))
         torch._foreach_sub_(self.params, steps)
 
-    def _adam(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
+    def _adam(self, grads: list[torch.Tensor], active: torch.Tensor | None) -> None:
         beta1, beta2 = self.betas
         lrs = self._active_lr(active)
         if self.kind == "adamw" and self.weight_decay:
@@ -95,7 +100,9 @@ class BatchedOptimizer:
         torch._foreach_mul_(steps, [lr / bias1 for lr in lrs])
         torch._foreach_sub_(self.params, steps)
 
-    def _active_lr(self, active: torch.Tensor) -> list[torch.Tensor]:
+    def _active_lr(self, active: torch.Tensor | None) -> list[torch.Tensor]:
+        if active is None:
+            return self._lr_views
         return [lr * active.view_as(lr) for lr in self._lr_views]
 
 

@@ -130,3 +130,16 @@ def direction(diff: Estimate) -> int:
     if not diff.excludes_zero():
         return 0
     return 1 if diff.mean > 0 else -1
+
+
+def metric_cells(values: dict[str, Sequence[float] | np.ndarray]) -> dict[str, object]:
+    """Row cells for metrics over seeds: m, m_ci95 and one n_seeds (the smallest n)."""
+    cells: dict[str, object] = {}
+    n = None
+    for name, v in values.items():
+        est = mean_ci(v)
+        cells[name] = est.mean
+        cells[f"{name}_ci95"] = est.ci95
+        n = est.n if n is None else min(n, est.n)
+    cells["n_seeds"] = n or 0
+    return cells

@@ -159,7 +159,10 @@ class Trainer:
         loss = member_loss(self.model(x), self.y_batch)  # (M,)
         self.active.logical_and_(torch.isfinite(loss))
         torch.where(self.active, loss, 0.0).sum().backward()
-        self.optimizer.step(self.active)
+        # Eagerly on the CPU, reading the mask costs nothing, and masking is only needed
+        # once a member has diverged; a captured graph must always mask.
+        all_active = self.device.type == "cpu" and bool(self.active.all())
+        self.optimizer.step(None if all_active else self.active)
         self.loss_sum.add_(torch.where(self.active, loss.detach(), 0.0))
 
     def _load_batch(self, t: int) -> None:

@@ -5,6 +5,7 @@ Benchmarks measure, they never assert: the numbers go into notes and the README,
 
 from __future__ import annotations
 
+import argparse
 import importlib
 
 # name -> "module:function"; the function takes the remaining argv and returns an exit code.
@@ -16,7 +17,7 @@ BENCHMARKS = {
 def register(sub) -> None:
     p = sub.add_parser("bench", help="run a benchmark: " + ", ".join(BENCHMARKS))
     p.add_argument("name", choices=sorted(BENCHMARKS))
-    p.add_argument("args", nargs="*", help="passed to the benchmark (see NAME --help)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (NAME --help)")
     p.set_defaults(func=run)
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from experiments import datasets, models, norms, trainer
+from experiments import datasets, models, trainer
+from experiments.reference import reference_model, reference_train
 
 SEEDS = [0, 1, 2]
 
@@ -21,80 +20,6 @@ SEEDS = [0, 1, 2]
 def data():
     d = datasets.load("mnist1d", num_samples=1000)
     return d
-
-
-class OneMemberNorm(nn.Module):
-    """A bnlab norm with one member, as a plain module taking (N, C) or (N, C, L)."""
-
-    def __init__(self, name: str, c: int, **options):
-        super().__init__()
-        self.norm = norms.make_norm(name, c, 1, **options)
-
-    def forward(self, x):
-        return self.norm(x.unsqueeze(0)).squeeze(0)
-
-
-def reference_norm(name: str, c: int, options: dict) -> nn.Module:
-    if name == "batchnorm":
-        return nn.BatchNorm1d(c)
-    if name == "groupnorm":
-        return nn.GroupNorm(options["num_groups"], c)
-    if name == "none":
-        return nn.Identity()
-    return OneMemberNorm(name, c, **options)
-
-
-def reference_mlp(seed: int, spec: models.ModelSpec, n_in: int, n_out: int) -> nn.Module:
-    """Built from torch.nn under torch.manual_seed(seed): an independent construction."""
-    torch.manual_seed(seed)
-    layers, width = [], n_in
-    for _ in range(spec.depth):
-        layers += [nn.Linear(width, spec.width, bias=spec.bias),
-                   reference_norm(spec.norm, spec.width, spec.norm_options), nn.ReLU()]
-        width = spec.width
-    layers.append(nn.Linear(width, n_out))
-    return nn.Sequential(*layers)
-
-
-def reference_cnn(seed: int, spec: models.ModelSpec, n_in: int, n_out: int) -> nn.Module:
-    torch.manual_seed(seed)
-    layers, channels, length = [nn.Unflatten(1, (1, n_in))], 1, n_in
-    for i in range(spec.depth):
-        k = 5 if i == 0 else 3
-        layers += [nn.Conv1d(channels, spec.width, k, stride=2, padding=1),
-                   reference_norm(spec.norm, spec.width, spec.norm_options), nn.ReLU()]
-        channels, length = spec.width, (length + 2 - k) // 2 + 1
-    layers += [nn.Flatten(), nn.Linear(channels * length, n_out)]
-    return nn.Sequential(*layers)
-
-
-def reference_run(seed, spec, data, cfg, points):
-    build = reference_cnn if spec.kind == "cnn" else reference_mlp
-    model = build(seed, spec, data.n_features, data.n_classes)
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.total_steps(len(data.y_train))
-    order = trainer.data_order(seed, len(data.y_train), cfg.batch_size, total)
-    losses, accs, test_losses = [], [], []
-    model.train()
-    for t in range(total):
-        idx = order[t]
-        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if t + 1 in points:
-            model.eval()
-            with torch.no_grad():
-                logits = model(data.x_test)
-            accs.append((logits.argmax(1) == data.y_test).float().mean().item())
-            test_losses.append(F.cross_entropy(logits, data.y_test).item())
-            model.train()
-    return np.array(losses), np.array(accs), np.array(test_losses)
 
 
 CASES = [
@@ -116,7 +41,7 @@ def test_batched_members_match_independent_runs(data, kind, norm, options, optim
     hist = trainer.train(model, data, cfg, SEEDS)
     points = [p for p in hist.steps if p > 0]
     for m, seed in enumerate(SEEDS):
-        losses, accs, test_losses = reference_run(seed, spec, data, cfg, set(points))
+        losses, accs, test_losses = reference_train(seed, spec, data, cfg, set(points))
         # The batched trainer logs the mean training loss over each interval.
         bounds = [0, *points]
         ref_interval = [losses[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -131,7 +56,7 @@ def test_member_init_equals_torch_modules_under_the_same_seed(data):
     spec = models.ModelSpec(kind="mlp", width=8, depth=2, norm="none")
     model = models.build(spec, SEEDS, data.n_features, data.n_classes)
     for m, seed in enumerate(SEEDS):
-        ref = reference_mlp(seed, spec, data.n_features, data.n_classes)
+        ref = reference_model(seed, spec, data.n_features, data.n_classes)
         torch.testing.assert_close(model.blocks[0].layer.weight[m], ref[0].weight.T)
         torch.testing.assert_close(model.blocks[1].layer.bias[m], ref[3].bias)
         torch.testing.assert_close(model.head.weight[m], ref[6].weight.T)

@@ -1,0 +1,202 @@
+"""Probes: what the trainer measures inside the network at each evaluation point.
+
+Each probe is a callable taking a trainer.ProbeState and returning arrays keyed by name, with
+the members axis first. The measurement batch is fixed (the first `n` training samples) so
+values at different steps are comparable. Also here: the population statistics of each norm
+layer's input, and PreciseBN recalibration (Wu & Johnson 2021).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import norms
+from .models import Network, NormArms
+from .trainer import ProbeState
+
+PERCENTILES = (15, 50, 85)  # as in Ioffe & Szegedy 2015, Fig. 1
+
+
+def norm_slices(norm: nn.Module, members: int) -> list[tuple[slice, nn.Module]]:
+    """The norm modules of one block with the member slice each covers."""
+    if isinstance(norm, NormArms):
+        out, start = [], 0
+        for size, sub in zip(norm.sizes, norm.arms, strict=True):
+            out.append((slice(start, start + size), sub))
+            start += size
+        return out
+    return [(slice(0, members), norm)]
+
+
+@contextmanager
+def recording(model: Network) -> Iterator[None]:
+    """Blocks keep what their activation sees; every norm keeps its input's batch stats."""
+    all_norms = [m for m in model.modules() if isinstance(m, norms.Norm)]
+    for b in model.blocks:
+        b.record = True
+    for n in all_norms:
+        n.capture = True
+    try:
+        yield
+    finally:
+        for b in model.blocks:
+            b.record, b.recorded = False, None
+        for n in all_norms:
+            n.capture = False
+
+
+def _gather(model: Network, attr: str) -> list[torch.Tensor]:
+    """Per block, the captured (M, C) statistic of each norm, joined along members."""
+    out = []
+    for b in model.blocks:
+        parts = [getattr(n, attr) for _, n in norm_slices(b.norm, model.members)]
+        out.append(torch.cat(parts, dim=0))
+    return out
+
+
+@torch.no_grad()
+def forward_recorded(model: Network, x: torch.Tensor, group: int | None = None
+                     ) -> torch.Tensor:
+    """Forward (M, N, F) with recording on: in eval mode, or in train mode with batch
+    statistics over groups of `group` samples (what training sees), buffers untouched."""
+    if group is None:
+        model.eval()
+        return model(x)
+    with norms.train_mode_eval(model, group):
+        return model(x)
+
+
+class ActivationStats:
+    """Per layer: mean, std and 15/50/85th percentiles of what each nonlinearity sees."""
+
+    name = "activations"
+
+    def __init__(self, n: int = 512, train_mode: bool = True):
+        self.n, self.train_mode = n, train_mode
+
+    def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
+        model, d = state.model, state.data
+        group = state.config.batch_size if self.train_mode else None
+        n = (min(self.n, len(d.y_train)) // (group or 1)) * (group or 1)
+        x = d.x_train[:n].expand(model.members, -1, -1)
+        with recording(model):
+            forward_recorded(model, x, group)
+            rows = []
+            for b in model.blocks:
+                z = b.recorded.flatten(1).float()  # (M, N*C*L)
+                q = torch.quantile(z, torch.tensor([p / 100 for p in PERCENTILES],
+                                                   device=z.device), dim=1).T  # (M, 3)
+                rows.append(torch.cat([z.mean(1, keepdim=True), z.std(1, keepdim=True), q], 1))
+        return {"activation_stats": torch.stack(rows, 1).cpu().numpy()}  # (M, layers, 5)
+
+
+class NormStats:
+    """Per layer and unit: gamma and beta next to the batch mean and std the norm sees."""
+
+    name = "norm_stats"
+
+    def __init__(self, n: int = 512):
+        self.n = n
+
+    def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
+        model, d = state.model, state.data
+        group = state.config.batch_size
+        n = (min(self.n, len(d.y_train)) // group) * group
+        x = d.x_train[:n].expand(model.members, -1, -1)
+        out: dict[str, np.ndarray] = {}
+        with recording(model):
+            forward_recorded(model, x, group)
+            means, stds = _gather(model, "captured_mean"), _gather(model, "captured_std")
+        for i, b in enumerate(model.blocks):
+            gamma, beta = affine_params(b.norm, model.members, means[i])
+            out[f"layer{i}.gamma"] = gamma.cpu().numpy()  # (M, C)
+            out[f"layer{i}.beta"] = beta.cpu().numpy()
+            out[f"layer{i}.mu_B"] = means[i].cpu().numpy()
+            out[f"layer{i}.sigma_B"] = stds[i].cpu().numpy()
+        return out
+
+
+def affine_params(norm: nn.Module, members: int, like: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, C) gamma and beta of a block's norm(s); 1 and 0 for norms without them."""
+    gammas, betas = [], []
+    for sl, n in norm_slices(norm, members):
+        w = getattr(n, "weight", None)
+        b = getattr(n, "bias", None)
+        rows = like[sl]
+        gammas.append(w.detach() if w is not None else torch.ones_like(rows))
+        betas.append(b.detach() if b is not None else torch.zeros_like(rows))
+    return torch.cat(gammas), torch.cat(betas)
+
+
+class WeightNorms:
+    """Per layer: norms of the weight and the bias feeding each norm layer, per member."""
+
+    name = "weight_norms"
+
+    def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
+        w, b = [], []
+        for block in state.model.blocks:
+            layer = block.layer
+            w.append(layer.weight.detach().flatten(1).norm(dim=1))
+            bias = layer.bias
+            b.append(bias.detach().norm(dim=1) if bias is not None
+                     else torch.zeros_like(w[-1]))
+        return {"weight_norm": torch.stack(w, 1).cpu().numpy(),  # (M, layers)
+                "bias_norm": torch.stack(b, 1).cpu().numpy()}
+
+
+@torch.no_grad()
+def population_stats(model: Network, x: torch.Tensor) -> tuple[list, list]:
+    """Mean and biased variance, per layer (M, C), of each norm's input over all of x (N, F),
+    with the network in eval mode (earlier layers use their running statistics)."""
+    with recording(model):
+        forward_recorded(model, x.expand(model.members, -1, -1))
+        means, stds = _gather(model, "captured_mean"), _gather(model, "captured_std")
+    return means, [s**2 for s in stds]
+
+
+@torch.no_grad()
+def running_stat_error(model: Network, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """How far the running statistics are from the true statistics of the data x, per member:
+    median over units and layers of |running_mean - mean| / std and |running_std / std - 1|.
+    NaN for members whose norms keep no running statistics."""
+    means, variances = population_stats(model, x)
+    m = model.members
+    mean_err = np.full((m, len(means)), np.nan)
+    std_err = np.full((m, len(means)), np.nan)
+    for i, b in enumerate(model.blocks):
+        std = variances[i].sqrt().clamp_min(1e-8)
+        for sl, n in norm_slices(b.norm, m):
+            if not hasattr(n, "running_mean"):
+                continue
+            err_m = ((n.running_mean - means[i][sl]).abs() / std[sl]).median(dim=1).values
+            err_s = (n.running_var.sqrt() / std[sl] - 1).abs().median(dim=1).values
+            mean_err[sl, i], std_err[sl, i] = err_m.cpu().numpy(), err_s.cpu().numpy()
+    return {"running_mean_err": np.nanmedian(mean_err, 1) if np.isfinite(mean_err).any()
+            else mean_err[:, 0],
+            "running_std_err": np.nanmedian(std_err, 1) if np.isfinite(std_err).any()
+            else std_err[:, 0]}
+
+
+@torch.no_grad()
+def recalibrate(model: Network, x: torch.Tensor, names: tuple[str, ...] = ("batchnorm",)
+                ) -> None:
+    """PreciseBN: with the weights frozen, set each running-stat norm of the given kinds to the
+    exact statistics of x, layer by layer (each layer sees the recalibrated layers below)."""
+    m = model.members
+    for i, b in enumerate(model.blocks):
+        targets = [(sl, n) for sl, n in norm_slices(b.norm, m)
+                   if norms.norm_name(n) in names]
+        if not targets:
+            continue
+        means, variances = population_stats(model, x)
+        count = x.shape[0] * (b.recorded_length if hasattr(b, "recorded_length") else 1)
+        for sl, n in targets:
+            n.running_mean.copy_(means[i][sl])
+            n.running_var.copy_(variances[i][sl] * count / max(count - 1, 1))

@@ -1,0 +1,43 @@
+"""The literature bnlab cites, by key; question types list the keys they rely on."""
+
+from __future__ import annotations
+
+from .result import Reference
+
+_ALL = [
+    Reference("ioffe2015", "Batch Normalization: Accelerating Deep Network Training by Reducing "
+              "Internal Covariate Shift (Ioffe & Szegedy)", 2015,
+              "https://arxiv.org/abs/1502.03167"),
+    Reference("ioffe2017", "Batch Renormalization: Towards Reducing Minibatch Dependence in "
+              "Batch-Normalized Models (Ioffe)", 2017, "https://arxiv.org/abs/1702.03275"),
+    Reference("wu2018", "Group Normalization (Wu & He)", 2018,
+              "https://arxiv.org/abs/1803.08494"),
+    Reference("wu2021", "Rethinking \"Batch\" in BatchNorm (Wu & Johnson)", 2021,
+              "https://arxiv.org/abs/2105.07576"),
+    Reference("yan2020", "Towards Stabilizing Batch Statistics in Backward Propagation of Batch "
+              "Normalization (Yan et al.)", 2020, "https://arxiv.org/abs/2001.06838"),
+    Reference("santurkar2018", "How Does Batch Normalization Help Optimization? (Santurkar, "
+              "Tsipras, Ilyas & Madry)", 2018, "https://arxiv.org/abs/1805.11604"),
+    Reference("goodfellow2016", "Deep Learning, Section 8.7.1 Batch Normalization (Goodfellow, "
+              "Bengio & Courville)", 2016, "https://www.deeplearningbook.org/contents/optimization.html"),
+    Reference("hoffer2017", "Train longer, generalize better: closing the generalization gap in "
+              "large batch training of neural networks (Hoffer, Hubara & Soudry)", 2017,
+              "https://arxiv.org/abs/1705.08741"),
+    Reference("summers2020", "Four Things Everyone Should Know to Improve Batch Normalization "
+              "(Summers & Dinneen)", 2020, "https://arxiv.org/abs/1906.03548"),
+    Reference("luo2019", "Towards Understanding Regularization in Batch Normalization (Luo, "
+              "Wang, Shao & Peng)", 2019, "https://arxiv.org/abs/1809.00846"),
+    Reference("laarhoven2017", "L2 Regularization versus Batch and Weight Normalization "
+              "(van Laarhoven)", 2017, "https://arxiv.org/abs/1706.05350"),
+    Reference("frankle2021", "Training BatchNorm and Only BatchNorm: On the Expressive Power of "
+              "Random Features in CNNs (Frankle, Schwab & Morcos)", 2021,
+              "https://arxiv.org/abs/2003.00152"),
+    Reference("greydanus2020", "Scaling down Deep Learning with MNIST-1D (Greydanus & Kobak)",
+              2020, "https://arxiv.org/abs/2011.14439"),
+]
+
+REFERENCES: dict[str, Reference] = {r.key: r for r in _ALL}
+
+
+def cite(*keys: str) -> list[Reference]:
+    return [REFERENCES[k] for k in keys]
