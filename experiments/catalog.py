@@ -82,6 +82,7 @@ def pick_device(device: str | torch.device) -> torch.device:
 
 # Question types with an experiment: module name in experiments.questions == id.
 _READY: tuple[str, ...] = (
+    "small_batch_statistics",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).

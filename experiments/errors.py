@@ -1,4 +1,4 @@
-"""Typed errors raised by experiments, mapped by callers to CLI exits, HTTP errors or job failures."""
+"""Typed errors raised by experiments; callers map them to CLI exits, HTTP errors or failures."""
 
 
 class ExperimentError(Exception):

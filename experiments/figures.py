@@ -13,7 +13,6 @@ import matplotlib
 matplotlib.use("Agg")  # no display anywhere: CLI, workers, tests
 
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 from .result import Figure, RunContext  # noqa: E402
 

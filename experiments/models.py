@@ -74,6 +74,26 @@ def make_member_norm(spec: ModelSpec, arms: Sequence[Arm] | None, num_features: 
     return NormArms(arms, num_features)
 
 
+def member_parameters(model: nn.Module) -> list[tuple[nn.Parameter, slice]]:
+    """Every parameter with the members it holds: an arm's norm holds only its own slice."""
+    members = None
+    owned: list[tuple[nn.Parameter, slice]] = []
+    in_arms: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, NormArms):
+            start = 0
+            for size, norm in zip(module.sizes, module.arms, strict=True):
+                for p in norm.parameters():
+                    owned.append((p, slice(start, start + size)))
+                    in_arms.add(id(p))
+                start += size
+            members = start
+    rest = [p for p in model.parameters() if id(p) not in in_arms]
+    if members is None:
+        members = rest[0].shape[0] if rest else 0
+    return owned + [(p, slice(0, members)) for p in rest]
+
+
 class Block(nn.Module):
     """layer -> [norm] -> activation -> [norm]; records what the nonlinearity sees."""
 

@@ -20,28 +20,32 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
 class BatchedOptimizer:
-    def __init__(self, params: list[torch.nn.Parameter], members: int, lr: torch.Tensor,
+    def __init__(self, params: list[tuple[torch.nn.Parameter, slice]], lr: torch.Tensor,
                  kind: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        """`params` pairs each parameter with the members it holds (its leading axis): all of
+        them, or one arm's slice (models.member_parameters)."""
         if kind not in OPTIMIZERS:
             raise ParamError("optimizer", f"unknown optimizer {kind!r}; valid: "
                              f"{', '.join(OPTIMIZERS)}")
-        for p in params:
-            if p.shape[0] != members:
+        for p, sl in params:
+            if p.shape[0] != len(range(len(lr))[sl]):
                 raise ValueError(f"parameter of shape {tuple(p.shape)} lacks the members axis")
-        self.params, self.kind = params, kind
+        self.params, self.kind = [p for p, _ in params], kind
+        self.slices = [sl for _, sl in params]
         self.momentum, self.weight_decay = momentum, weight_decay
         self.betas, self.eps = betas, eps
         self.lr = lr  # (M,) current learning rates; the trainer rewrites it in place
-        # Views of lr shaped to broadcast against each parameter: (M, 1, ..., 1).
-        self._lr_views = [lr.view(-1, *([1] * (p.dim() - 1))) for p in params]
-        device = params[0].device
+        # Views of lr shaped to broadcast against each parameter: (m, 1, ..., 1). Slices of a
+        # tensor are views, so rewriting lr in place updates every one of them.
+        self._lr_views = [lr[sl].view(-1, *([1] * (p.dim() - 1))) for p, sl in params]
+        device = lr.device
         self.step_count = torch.zeros((), device=device)
         if kind == "sgd":
-            self.buffers = [torch.zeros_like(p) for p in params]
+            self.buffers = [torch.zeros_like(p) for p in self.params]
         else:
-            self.exp_avg = [torch.zeros_like(p) for p in params]
-            self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+            self.exp_avg = [torch.zeros_like(p) for p in self.params]
+            self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -61,8 +65,8 @@ class BatchedOptimizer:
             grads = [p.grad for p in self.params]
         else:
             # torch.where, not multiplication: a frozen member's gradient may be NaN.
-            grads = [torch.where(active.view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0)
-                     for p in self.params]
+            grads = [torch.where(active[sl].view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0)
+                     for p, sl in zip(self.params, self.slices, strict=True)]
         self.step_count += 1
         if self.kind == "sgd":
             self._sgd(grads, active)
@@ -77,8 +81,7 @@ class BatchedOptimizer:
             torch._foreach_mul_(self.buffers, self.momentum)
             torch._foreach_add_(self.buffers, grads)
             grads = self.buffers
-        steps = torch._foreach_mul(grads, self._active_lr(active))
-        torch._foreach_sub_(self.params, steps)
+        torch._foreach_addcmul_(self.params, self._active_lr(active), grads, value=-1.0)
 
     def _adam(self, grads: list[torch.Tensor], active: torch.Tensor | None) -> None:
         beta1, beta2 = self.betas
@@ -103,7 +106,8 @@ class BatchedOptimizer:
     def _active_lr(self, active: torch.Tensor | None) -> list[torch.Tensor]:
         if active is None:
             return self._lr_views
-        return [lr * active.view_as(lr) for lr in self._lr_views]
+        return [lr * active[sl].view_as(lr)
+                for lr, sl in zip(self._lr_views, self.slices, strict=True)]
 
 
 def cosine_factor(step: int, total: int, warmup: int = 0) -> float:

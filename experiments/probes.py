@@ -152,13 +152,16 @@ class WeightNorms:
 
 
 @torch.no_grad()
-def population_stats(model: Network, x: torch.Tensor) -> tuple[list, list]:
-    """Mean and biased variance, per layer (M, C), of each norm's input over all of x (N, F),
-    with the network in eval mode (earlier layers use their running statistics)."""
+def population_stats(model: Network, x: torch.Tensor) -> tuple[list, list, list]:
+    """Per layer: mean and biased variance (M, C) of each norm's input over all of x (N, F),
+    with the network in eval mode (earlier layers use their running statistics), and the
+    number of values per channel they pool (N, or N x L for signals)."""
     with recording(model):
         forward_recorded(model, x.expand(model.members, -1, -1))
         means, stds = _gather(model, "captured_mean"), _gather(model, "captured_std")
-    return means, [s**2 for s in stds]
+        counts = [x.shape[0] * (b.recorded.shape[3] if b.recorded.dim() == 4 else 1)
+                  for b in model.blocks]
+    return means, [s**2 for s in stds], counts
 
 
 @torch.no_grad()
@@ -166,7 +169,7 @@ def running_stat_error(model: Network, x: torch.Tensor) -> dict[str, np.ndarray]
     """How far the running statistics are from the true statistics of the data x, per member:
     median over units and layers of |running_mean - mean| / std and |running_std / std - 1|.
     NaN for members whose norms keep no running statistics."""
-    means, variances = population_stats(model, x)
+    means, variances, _ = population_stats(model, x)
     m = model.members
     mean_err = np.full((m, len(means)), np.nan)
     std_err = np.full((m, len(means)), np.nan)
@@ -178,10 +181,15 @@ def running_stat_error(model: Network, x: torch.Tensor) -> dict[str, np.ndarray]
             err_m = ((n.running_mean - means[i][sl]).abs() / std[sl]).median(dim=1).values
             err_s = (n.running_var.sqrt() / std[sl] - 1).abs().median(dim=1).values
             mean_err[sl, i], std_err[sl, i] = err_m.cpu().numpy(), err_s.cpu().numpy()
-    return {"running_mean_err": np.nanmedian(mean_err, 1) if np.isfinite(mean_err).any()
-            else mean_err[:, 0],
-            "running_std_err": np.nanmedian(std_err, 1) if np.isfinite(std_err).any()
-            else std_err[:, 0]}
+    return {"running_mean_err": _row_median(mean_err), "running_std_err": _row_median(std_err)}
+
+
+def _row_median(values: np.ndarray) -> np.ndarray:
+    """Median over layers per member, NaN (without a warning) where a member has no values."""
+    out = np.full(values.shape[0], np.nan)
+    has = np.isfinite(values).any(axis=1)
+    out[has] = np.nanmedian(values[has], axis=1)
+    return out
 
 
 @torch.no_grad()
@@ -195,8 +203,8 @@ def recalibrate(model: Network, x: torch.Tensor, names: tuple[str, ...] = ("batc
                    if norms.norm_name(n) in names]
         if not targets:
             continue
-        means, variances = population_stats(model, x)
-        count = x.shape[0] * (b.recorded_length if hasattr(b, "recorded_length") else 1)
+        means, variances, counts = population_stats(model, x)
+        count = counts[i]
         for sl, n in targets:
             n.running_mean.copy_(means[i][sl])
             n.running_var.copy_(variances[i][sl] * count / max(count - 1, 1))

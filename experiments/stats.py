@@ -133,13 +133,15 @@ def direction(diff: Estimate) -> int:
 
 
 def metric_cells(values: dict[str, Sequence[float] | np.ndarray]) -> dict[str, object]:
-    """Row cells for metrics over seeds: m, m_ci95 and one n_seeds (the smallest n)."""
+    """Row cells for metrics over seeds: m and m_ci95 for each, and n_seeds, the number of
+    seeds behind the first (primary) metric. A metric that does not apply (all NaN) gets
+    None and [None, None]."""
     cells: dict[str, object] = {}
     n = None
     for name, v in values.items():
         est = mean_ci(v)
         cells[name] = est.mean
         cells[f"{name}_ci95"] = est.ci95
-        n = est.n if n is None else min(n, est.n)
+        n = est.n if n is None else n
     cells["n_seeds"] = n or 0
     return cells

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from . import norms
 from .datasets import Dataset
 from .errors import ParamError
+from .models import member_parameters
 from .optim import BatchedOptimizer, lr_factor
 
 ProgressFn = Callable[[float, str], None]
@@ -139,10 +140,10 @@ class Trainer:
             raise ValueError("need one learning rate per member")
         self.base_lr = base.to(device)
         self.lr = self.base_lr.clone()
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = BatchedOptimizer(
-            self.params, self.members, self.lr, config.optimizer, config.momentum,
-            config.weight_decay)
+        owned = [(p, sl) for p, sl in member_parameters(self.model) if p.requires_grad]
+        self.params = [p for p, _ in owned]
+        self.optimizer = BatchedOptimizer(owned, self.lr, config.optimizer, config.momentum,
+                                          config.weight_decay)
         self.active = torch.ones(self.members, dtype=torch.bool, device=device)
         self.loss_sum = torch.zeros(self.members, device=device)
         f = self.data.n_features
@@ -193,10 +194,14 @@ class Trainer:
             self._graph.replay()  # capture records the step without running it
 
     # -- evaluation ---------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self) -> dict[str, torch.Tensor]:
+        return self.evaluate_model(self.model)
+
+    @torch.no_grad()
+    def evaluate_model(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """Test loss and accuracy in eval mode (and train mode if configured), training
+        accuracy on a fixed subset; (M,) tensors. Leaves the model in train mode."""
         d, m = self.data, self.members
-        model = self.model
         model.eval()
         x_test = d.x_test.expand(m, -1, -1)
         y_test = d.y_test.expand(m, -1)

@@ -1,0 +1,56 @@
+"""Checks every question type's result must pass, whatever it measured."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from experiments import catalog
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+KEYS = {"schema", "question_type", "title", "answer", "summary_markdown", "params", "preset",
+        "rows", "figures", "references", "provenance"}
+PROVENANCE = {"code_version", "torch", "device", "seeds", "dataset", "started_at",
+              "duration_s"}
+
+
+def check_result(out_dir: Path, type_id: str, preset: str = "smoke") -> dict:
+    """Load result.json from out_dir and check it against the contract; returns it."""
+    data = json.loads((out_dir / "result.json").read_text())
+    assert set(data) == KEYS
+    assert data["schema"] == 1
+    assert data["question_type"] == type_id
+    assert data["preset"] == preset
+    assert data["title"] == catalog.get(type_id).title
+    assert 2 <= data["answer"].count(". ") + 1 and len(data["answer"]) > 80
+    assert data["summary_markdown"].startswith("## ")
+    assert PROVENANCE <= set(data["provenance"])
+    assert data["provenance"]["seeds"] == list(range(data["params"]["seeds"]))
+    assert data["references"] and all(
+        {"key", "title", "year", "url"} <= set(r) for r in data["references"])
+    assert data["rows"], "no measured rows"
+    for row in data["rows"]:
+        assert "arm" in row
+        check_row(row)
+    assert data["figures"]
+    for fig in data["figures"]:
+        path = out_dir / fig["file"]
+        assert path.read_bytes()[:8] == PNG_MAGIC, f"{fig['file']} is not a PNG"
+        assert fig["caption"] and fig["name"]
+    return data
+
+
+def check_row(row: dict) -> None:
+    for key, value in row.items():
+        if key.endswith("_ci95"):
+            metric = row[key[: -len("_ci95")]]
+            lo, hi = value
+            if metric is not None:
+                assert lo is not None and hi is not None
+                assert lo - 1e-9 <= metric <= hi + 1e-9, f"{key} {value} misses {metric}"
+            assert "n_seeds" in row
+        if key.endswith("acc") and value is not None:
+            assert 0.0 <= value <= 1.0, f"{key}={value} is not a fraction"
+        if isinstance(value, float):
+            assert math.isfinite(value)
