@@ -32,6 +32,8 @@ _ALL = [
     Reference("frankle2021", "Training BatchNorm and Only BatchNorm: On the Expressive Power of "
               "Random Features in CNNs (Frankle, Schwab & Morcos)", 2021,
               "https://arxiv.org/abs/2003.00152"),
+    Reference("teye2018", "Bayesian Uncertainty Estimation for Batch Normalized Deep Networks "
+              "(Teye, Azizpour & Smith)", 2018, "https://arxiv.org/abs/1802.06455"),
     Reference("greydanus2020", "Scaling down Deep Learning with MNIST-1D (Greydanus & Kobak)",
               2020, "https://arxiv.org/abs/2011.14439"),
 ]
