@@ -1,0 +1,7 @@
+"""`python -m service.cli` runs the `bnlab` command line."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""Parameter schemas: coercion from strings, limits as errors, presets."""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments.errors import ParamError
+from experiments.params import Param, Schema
+
+SCHEMA = Schema(
+    params=(Param("seeds", "int", 5, "seeds", 1, 64),
+            Param("lr", "float", 0.1, "learning rate", 1e-5, 1.0),
+            Param("sizes", "int_list", [4, 8], "batch sizes", 2, 512, max_len=3),
+            Param("opt", "str", "sgd", "optimizer", choices=("sgd", "adam")),
+            Param("fast", "bool", False, "flag")),
+    presets={"smoke": {"seeds": 2}},
+)
+
+
+def test_resolve_layers_defaults_preset_and_overrides():
+    p = SCHEMA.resolve("smoke", {"lr": "0.01", "sizes": "2,16", "fast": "yes"})
+    assert p == {"seeds": 2, "lr": 0.01, "sizes": [2, 16], "opt": "sgd", "fast": True}
+    assert SCHEMA.resolve("quick")["seeds"] == 5
+
+
+@pytest.mark.parametrize(("overrides", "field", "words"), [
+    ({"seeds": 0}, "seeds", "below the minimum"),
+    ({"seeds": 1.5}, "seeds", "expected int"),
+    ({"lr": "fast"}, "lr", "expected float"),
+    ({"lr": "nan"}, "lr", "finite"),
+    ({"sizes": [4, 1]}, "sizes", "below the minimum"),
+    ({"sizes": [4, 8, 16, 32]}, "sizes", "at most 3"),
+    ({"opt": "rmsprop"}, "opt", "sgd, adam"),
+    ({"fast": "maybe"}, "fast", "true or false"),
+    ({"wat": 1}, "wat", "valid: seeds, lr, sizes, opt, fast"),
+])
+def test_bad_values_are_errors_naming_the_field(overrides, field, words):
+    with pytest.raises(ParamError) as err:
+        SCHEMA.resolve("quick", overrides)
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_unknown_preset():
+    with pytest.raises(ParamError, match="valid: smoke, quick, full"):
+        SCHEMA.resolve("huge")
+
+
+def test_a_preset_outside_the_limits_is_a_programming_error():
+    with pytest.raises(ParamError):
+        Schema(params=(Param("seeds", "int", 5, "s", 1, 64),), presets={"full": {"seeds": 99}})
