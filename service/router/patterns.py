@@ -1,0 +1,229 @@
+"""Weighted phrase patterns: what learners write when they ask each question type.
+
+Every pattern is a regular expression over normalized text (score.normalize: lower case, Greek
+letters spelled out, arrows as " then ", hyphens between words as spaces, typos repaired). A
+text's score for a type is the sum of the weights of the patterns that match it, each counted
+once. Weights: about 3 for a phrase that names the question by itself ("dropout", "weight
+decay", "eval mode"), 1.5-2.5 for strong cues, 1 or less for words shared with other types.
+A negated mention ("no dropout", "without dropout") is not evidence.
+
+OFF_TOPIC patterns mark questions the service has no experiment for (installing, error
+messages, exporting models, course admin); BN_CONTEXT says whether a post is about
+normalization at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+BN = r"(?:\bbn\b|\bbatch ?norm\w*|\bbatch normali[sz]\w*|\bbatchnormali[sz]\w*)"
+ACT = (r"(?:relu|activations?|activation (?:function|layer)s?|non ?linearit(?:y|ies)|sigmoid|tanh|"
+       r"gelu)")
+UNDO = (r"(?:undo\w*|cancel\w*(?: out)?|revert\w*|revers\w*|invert\w*|recover\w*|restor\w*|"
+        r"negat\w*|counteract\w*|nullif\w*|defeat\w*|(?:un|de) ?normali[sz](?:e|es|ing)\b)")
+RUNNING = (r"(?:running|moving|exponential\w*(?: weighted)?|\bema\b|\bewa\b|population|"
+           r"accumulated|historical)")
+STATS = r"(?:averages?|means?|mean ?\S?var\w*|variances?|stat\w*|estimat\w*|moments?)"
+SMALL_BATCH = (r"(?:(?:small|tiny|little|few|micro|small ?ish|modest)(?: mini)? ?batch|"
+               r"batch(?:es)? (?:are|is) (?:tiny|small|very small)|"
+               r"batch(?: size)? (?:is |are |gets )?(?:too|very|really) (?:small|tiny)|"
+               r"(?:a|per|one) batch of [1-8]\b|"
+               r"batch size (?:of |is |was |= ?|: ?)?[1-8]\b|"
+               r"\bbs ?=? ?[1-8]\b|"
+               r"[1-8] (?:images|samples|examples) (?:per|in each) (?:gpu|batch))")
+
+TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
+    "gamma_beta_undo": [
+        (2.0, r"\b(?:gamma|beta)s?\b.{0,60}\b(?:gamma|beta)s?\b"),
+        (1.0, r"\b(?:gamma|beta)s?\b"),
+        (1.5, r"\b(?:scale and shift|shift and scale|rescale|re ?shift|affine|learn(?:ed|t|able) "
+              r"(?:scale|shift)|trainable (?:scale|shift)|scale (?:&|and) shift)"),
+        (2.0, UNDO),
+        (1.0, r"\bidentity (?:transform\w*|op\w*|mapping|function)|\bidentity\b"),
+        (1.5, r"(?:back|where) (?:we|it|they) (?:started|were)|back to (?:whatever|the original|"
+              r"where)|original (?:activations|input|distribution|mean|values)"),
+        (1.5, r"(?:gamma|scale) ?=? ?(?:sigma|sqrt|the (?:batch )?std|std)|"
+              r"(?:beta|shift) ?=? ?(?:mu|the (?:batch )?mean|e ?\[)"),
+        (1.0, r"\b(?:point(?:less)?|self defeating|why bother|what(?:'s| is) (?:the )?"
+              r"(?:point|gained)|in the first place)\b"),
+        (1.0, r"reparameteri[sz]\w*"),
+        (1.5, r"learn\w* to (?:output|reproduce|return|copy|recover|undo)|"
+              r"(?:output|reproduce|return|copy)\w* (?:exactly )?(?:its|the) (?:own )?input"),
+        (1.5, r"learn(?:able|ed|t)? (?:params|parameters|scale|shift|offset)|scale and offset|"
+              r"offset and scale|per channel (?:params|parameters)|two parameters"),
+        (1.0, r"\b(?:put|add|bring|give|sets?)\w* (?:\w+ ){0,4}(?:right )?back\b|circular"),
+        (1.0, r"\b(?:backprop\w*|gradient descent|the optimizer|sgd)\b.{0,50}" + UNDO),
+    ],
+    "covariate_shift_generalization": [
+        (2.5, r"covariate shift"),
+        (2.5, r"generali[sz]\w*"),
+        (1.0, r"(?:distribution|feature|input|activation)s? (?:\w+ )?(?:shift|drift|chang|wander|"
+              r"mov|vary)\w*"),
+        (1.0, r"(?:shift|drift|chang|wander|mov|vary)\w* (?:\w+ ){0,3}(?:distribution|features?)"),
+        (1.5, r"nois\w* .{0,40}(?:generali[sz]|regulari[sz]|overfit)\w*"),
+        (1.0, r"\b(?:jitter\w*|perturb\w*)"),
+        (1.0, r"val(?:idation)? (?:loss|accuracy|error)|test (?:performance|loss|error)"),
+        (1.5, r"regulari[sz]\w*"),
+        (1.5, r"augment\w*"),
+        (1.0, r"\bcats?\b"),
+        (1.5, r"overfit\w*|unseen data|test accuracy|robust\w*"),
+        (1.0, r"\bvariety\b|\bvaried\b|divers\w*"),
+        (2.5, r"ghost (?:batch|bn)"),
+        (1.5, r"noise (?:inject|after)\w*|(?:random|add\w*) noise|noise injection"),
+        (1.0, r"(?:reason|why) (?:\w+ ){0,3}(?:works?|helps?)\b"),
+        (1.0, r"\bstable distributions?|stabili[sz]\w* (?:the )?distributions?"),
+    ],
+    "small_batch_statistics": [
+        (2.5, SMALL_BATCH),
+        (1.0, RUNNING + r" " + STATS),
+        (2.5, RUNNING + r".{0,60}(?:during|in|while|for|when) (?:the )?(?:forward pass|"
+              r"training|train\b)"),
+        (1.5, r"(?:during|while|in) training.{0,40}" + RUNNING),
+        (1.5, r"nois\w*.{0,40}(?:estimat|mean|variance|stat)|(?:estimat|mean|variance|stat)\w*"
+              r".{0,40}(?:nois|unreliable|inaccurate|garbage|rough)\w*"),
+        (3.0, r"batch renorm\w*"),
+        (1.0, r"batch (?:stat\w*|mean|moments?)|per batch"),
+        (1.0, r"\bper gpu\b|gpu memory"),
+        (2.0, r"(?:handful|few|couple) of (?:samples|images|examples)"),
+        (1.0, r"forward pass"),
+        (1.5, r"(?:use|using|plug|with)\w* (?:the )?" + RUNNING),
+    ],
+    "activation_order": [
+        (3.0, r"(?:before|after|prior to|follow\w*) (?:or (?:before|after) )?(?:the )?" + ACT),
+        (3.0, r"\b" + ACT + r" (?:before|after|then|or|vs|versus) (?:the )?" + BN),
+        (3.0, BN + r" (?:then|before|after|or|vs|versus) (?:the )?" + ACT),
+        (2.0, r"\b(?:comes?|goes?|go|put) first\b|which (?:comes|goes) (?:first|before)"),
+        (2.0, r"\border(?:ing|s)?\b"),
+        (2.0, r"pre ?activations?|post ?activations?|(?:input|output)s? (?:to|of) (?:the |its )?"
+              r"(?:" + ACT + r"|sigmoid)|its output|" + ACT + r" (?:outputs?|inputs?)"),
+        (1.5, r"\bwhere (?:do|should|does|to) (?:i |you |we |it )?(?:put|place|go|insert|add)|"
+              r"relative to|placement|position of"),
+        (1.0, r"\bwx ?\+ ?b\b"),
+        (1.0, r"\b" + ACT + r"\b"),
+        (0.5, r"the other way round|both orders"),
+    ],
+    "learning_rate": [
+        (2.0, r"learning rates?|\blrs?\b|step sizes?"),
+        (2.5, r"(?:higher|larger|bigger|big|high|large|aggressive|crank up|raise|increase\w*|"
+              r"\d+ ?x) (?:the )?(?:learning rates?|\blr\b|step sizes?)"),
+        (1.0, r"diverg\w*|blows? up|\bnan\b"),
+        (1.5, r"(?:train|converg)\w* faster|speeds? up (?:training|convergence)|fewer (?:steps|"
+              r"epochs|iterations)"),
+        (1.0, r"(?:sensitiv|robust|tolerat|stable)\w*.{0,40}(?:learning rate|\blr\b)|"
+              r"(?:learning rate|\blr\b).{0,40}(?:sensitiv|robust|tolerat|stable|range)\w*"),
+    ],
+    "deep_gradients": [
+        (3.0, r"(?:vanish|explod)\w* (?:and (?:vanish|explod)\w* )?gradients?|gradients? "
+              r"(?:\w+ ){0,2}(?:vanish|explod|blow|shrink|die|dying)\w*|gradient explosion"),
+        (1.5, r"\bdeep(?:er)? (?:\w+ )?(?:nets?|networks?|models?|mlps?)|very deep|many layers|"
+              r"\d+[ -]?layers?\b|\bdepth\b"),
+        (1.5, r"(?:at|during|after) init\w*|\binit\b"),
+        (1.5, r"gradients? (?:norms?|magnitudes?|flow|scale)|magnitude of (?:the )?gradients?|"
+              r"gradient (?:\w+ )?per layer"),
+        (1.5, r"jacobians?|singular values"),
+        (1.0, r"(?:early|first|last|lower|top|earlier) layers?|each layer|per layer|"
+              r"layer by layer|backward pass"),
+        (1.0, r"(?:fail|hard|impossible|unable)\w* to train|train\w* (?:very )?deep"),
+        (0.5, r"gradients?"),
+    ],
+    "train_eval_gap": [
+        (3.0, r"(?:eval|evaluation|inference|test) mode|\.?eval ?\(\)|model\.eval"),
+        (1.5, r"train(?:ing)? mode|\.?train ?\(\)"),
+        (1.5, r"(?:worse|lower|drops?|terrible|bad|garbage|awful|poor)\w*.{0,40}(?:eval|inference|"
+              r"test(?: |-)?time|validation)|(?:inference|eval\w*) (?:is|gives?) (?:\w+ )?"
+              r"(?:garbage|worse|terrible|awful|bad)"),
+        (1.5, r"running (?:mean|var\w*|stat\w*|average)"),
+        (2.0, r"track running stats|\bstale\b|out of date"),
+        (1.5, r"momentum"),
+        (2.0, BN + r"(?:'s)? momentum|"
+              r"momentum (?:of|in|for) (?:the )?(?:bn|batch ?norm\w*|running)"),
+        (1.5, r"(?:fine ?tun\w*|freez\w*|frozen)"),
+        (1.0, r"train(?:ing)? (?:and|vs|versus) (?:eval\w*|test\w*|inference)|between training "
+              r"and (?:eval\w*|test\w*)|gap between"),
+        (2.0, r"precise ?bn|recalibrat\w*|recomput\w*"),
+        (1.5, r"sorted by class|class sorted|non ?iid|not shuffled"),
+        (1.0, r"same (?:input|data|image|batch)|different outputs"),
+        (1.0, r"test ?time"),
+        (2.0, r"train\w* (?:accuracy|acc|loss|mode).{0,80}(?:inference|eval\w*|test\w*|validation)|"
+              r"(?:inference|eval\w*|test\w*|validation).{0,80}train\w* (?:accuracy|acc|mode)"),
+        (2.0, r"\beval\w* (?:accuracy|acc|performance|loss|results?|outputs?)|"
+              r"(?:inference|eval\w*) (?:time|phase)"),
+        (1.0, r"(?:don'?t|doesn'?t|not) match|mismatch\w*"),
+    ],
+    "dropout_interaction": [
+        (3.5, r"(?<!\bno )(?<!without )(?<!not using )(?<!without any )dropout"),
+        (2.0, r"variance shift"),
+        (0.5, r"regulari[sz]ers?"),
+    ],
+    "weight_decay": [
+        (3.5, r"weight decay|\bwd\b|\bl2\b|weight penalt\w*"),
+        (2.0, r"scale ?invarian\w*|(?:scale|norm) of (?:the|their|its) weights|"
+              r"penali[sz]\w* (?:their|the|its) norm"),
+        (2.0, r"effective (?:learning rate|\blr\b|step)"),
+        (1.5, r"(?:weight|its|their) norms? (?:\w+ ){0,2}(?:grow|shrink|evolv|increas)\w*|"
+              r"norm of (?:my|the) weights"),
+        (1.5, r"\badamw\b|decoupled|\bdecay\b"),
+        (2.0, r"regulari[sz]\w* (?:the |my |its |their )?(?:conv |linear |dense |layer )?weights|"
+              r"\bweight norms?\b"),
+    ],
+    "bias_redundancy": [
+        (3.0, r"\bbias(?:es)?\b"),
+        (1.5, r"bias ?= ?false|\bno (?:bias|\+ ?b)\b"),
+        (1.5, r"(?:drop|remov|disabl|skip|omit|turn\w* off|keep)\w* (?:the )?(?:\w+ )?bias|bias"
+              r"\w* (?:\w+ ){0,3}(?:redundant|useless|unnecessary|pointless|wasted|needed|"
+              r"necessary|matter)"),
+        (1.5, r"\+ ?b\b|constant offset"),
+        (1.0, r"mean subtraction|subtract\w* the mean"),
+    ],
+    "norm_comparison": [
+        (3.0, r"layer ?norm\w*|group ?norm\w*|instance ?norm\w*|rms ?norm\w*|"
+              r"weight normali[sz]\w*"),
+        (1.5, r"\b(?:vs|versus|compared? (?:to|with)|comparison|comparing|instead of|"
+              r"alternatives?|pros and cons|difference between|differences?)\b"),
+        (2.0, r"which (?:normali[sz]ation|norm)|normali[sz]ation (?:methods?|layers?|"
+              r"schemes?|techniques?)|normali[sz]ations\b"),
+        (1.5, r"transformers?|\brnns?\b|\blstms?\b|\bnlp\b"),
+        (1.0, r"(?:don'?t|do not|never|rarely) use (?:bn\b|batch ?norm)"),
+        (2.0, r"(?:layer|group|instance|rms|batch) ?norm\w* (?:or|vs|versus|and|over) (?:\w+ )?"
+              r"(?:layer|group|instance|rms|batch) ?norm"),
+        (2.0, r"unlike (?:bn|batch ?norm\w*)|(?:other|another|different|a) normali[sz]ation "
+              r"(?:that|which|methods?|layers?)"),
+        (1.5, r"(?:don'?t|do not|doesn'?t) depend on the batch|batch independent|"
+              r"independent of the batch"),
+    ],
+}
+
+# Signs that a question is about tooling, errors or admin rather than how BN behaves.
+OFF_TOPIC: list[tuple[float, str]] = [
+    (3.0, r"\b(?:install\w*|pip|conda|wheel|drivers?|cudnn|homebrew)\b"),
+    (3.0, r"(?:shape|size|dimension)s? (?:error|mismatch)|size mismatch|\b\w{1,30}error\b|"
+          r"traceback|exception|throws|has no attribute|should contain \d+ elements"),
+    (3.0, r"out of memory|\boom\b"),
+    (3.0, r"(?:save|saved|load|export|convert)\w* (?:\w+ ){0,3}(?:model|checkpoint|state dict|"
+          r"onnx|tflite)|\bonnx\b|\btflite\b"),
+    (2.0, r"\bsyntax\b|\bapi\b|documentation|num ?workers|dataloader|hangs?\b"),
+    (2.5, r"\bno ?grad\b|requires ?grad|\bis available\b|\btorch\.\w+|\bsummary\(\)"),
+    (2.0, r"\bfold\w* (?:\w+ ){0,3}into|\bfus(?:e|ing|ion)\b|faster inference|deploy\w*"),
+    (3.0, r"\b(?:quiz|assignment|homework|certificate|deadline|grader|submit)\b"),
+    (2.0, r"\b(?:keras|tensorflow|jax) (?:vs|or|versus)\b|\b(?:vs|or|versus) (?:keras|tensorflow|"
+          r"pytorch)\b|in tensorflow|in keras"),
+    (2.0, r"\bgpu (?:should|to) (?:i )?buy|\bbuy\b|recommend (?:a|some) (?:good )?(?:book|course)"),
+    (2.0, r"\bnumpy\b|matplotlib|\bplot\w*"),
+    (2.0, r"download\w*"),
+    (2.0, r"(?<!batch )(?:normali[sz]e|standardi[sz]e|scale) (?:my |the )?(?:input|images?|"
+          r"pixels?|data\b)|"
+          r"divide by 255"),
+]
+
+# The post is about normalization at all (used to down-weight posts that never mention it).
+BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
+              r"running (?:mean|var)")
+
+
+def _compile(pairs: list[tuple[float, str]]) -> list[tuple[float, re.Pattern]]:
+    return [(weight, re.compile(pattern)) for weight, pattern in pairs]
+
+
+COMPILED = {type_id: _compile(pairs) for type_id, pairs in TYPE_PATTERNS.items()}
+COMPILED_OFF_TOPIC = _compile(OFF_TOPIC)
+COMPILED_BN_CONTEXT = re.compile(BN_CONTEXT)

@@ -1,0 +1,184 @@
+"""route(text): a post in, the questions it asks out (architecture.md, step 1 of the flow).
+
+Pipeline: clean (quotes, code, greetings, sign-offs out) -> split into blocks and segments ->
+score each segment against every type's patterns -> decide:
+
+- a paragraph is split into several questions only where each part is, on its own, a
+  confident question; weaker parts stay with their neighbour as explanation;
+- in a post that asks questions, statements are context: they are used to place a question
+  that is too terse on its own ("Which one should I pick?" after a list of norms), and the
+  settings stated before the first question ("I train a CNN with batch size 4") apply to
+  every ask;
+- a question below THRESHOLD is reported as not understood with the two closest types, unless
+  the post is about something else entirely (then it is off topic and gets nothing);
+- asks of the same type are merged, in order of first appearance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from . import clean, params, score, split
+from .routing import Ask, NotUnderstood, RouterInputError, Routing
+
+THRESHOLD = 0.4  # confidence needed for an ask
+OFF_TOPIC_MIN = 2.0  # off-topic evidence that, if it also beats every type, rejects a segment
+# Weak segments stop joining a neighbour past this length, so that a pathological paragraph
+# (thousands of "Why?") costs linear time instead of rescoring an ever longer text.
+MAX_JOINED_CHARS = 2000
+# No forum post asks hundreds of questions; past this the text is refused, not ground through.
+MAX_SEGMENTS = 200
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    question: bool
+    scores: score.Scores
+    type: str
+    confidence: float
+
+    @property
+    def off_topic(self) -> bool:
+        off = self.scores.off_topic
+        return off >= OFF_TOPIC_MIN and off >= self.scores.top
+
+    @property
+    def joinable(self) -> bool:
+        return self.confidence < THRESHOLD and not self.off_topic
+
+
+def route(text: str) -> Routing:
+    """Raises RouterInputError for input it refuses; empty input gives an empty Routing."""
+    prose = clean.clean(text)
+    if not prose:
+        return Routing()
+    in_bn = score.mentions_normalization(score.normalize(prose))
+    blocks = [split.segments(block) for block in split.blocks(prose)]
+    count = sum(len(segs) for segs in blocks)
+    if count > MAX_SEGMENTS:
+        raise RouterInputError(
+            f"the text holds {count} separate questions or paragraphs; the limit is "
+            f"{MAX_SEGMENTS}")
+    units = [u for segs in blocks for u in _block_units(segs, in_bn)]
+    return _assemble(units, in_bn)
+
+
+def _unit(text: str, in_bn: bool, question: bool | None = None) -> _Unit:
+    scores = score.score(score.normalize(text))
+    best, conf = score.confidence(scores, in_bn)
+    question = split.is_question(text) if question is None else question
+    return _Unit(text, question, scores, best, conf)
+
+
+def _block_units(segments: list[tuple[str, bool]], in_bn: bool) -> list[_Unit]:
+    out: list[_Unit] = []
+    for seg, question in segments:
+        unit = _unit(seg, in_bn, question)
+        prev = out[-1] if out else None
+        if (prev and (unit.joinable or prev.joinable) and not (prev.off_topic or unit.off_topic)
+                and len(prev.text) + len(seg) < MAX_JOINED_CHARS):
+            out[-1] = _unit(f"{prev.text} {seg}", in_bn, prev.question or question)
+        else:
+            out.append(unit)
+    return out
+
+
+@dataclass
+class _Found:
+    """The parts of a post that ask one type: merged into one ask."""
+
+    confidence: float = 0.0
+    texts: list[str] = field(default_factory=list)
+
+
+def _assemble(units: list[_Unit], in_bn: bool) -> Routing:
+    routing = Routing()
+    asks_questions = any(u.question for u in units)
+    context: list[_Unit] = []  # statements since the last question
+    preamble: list[str] = []  # statements before the first question
+    found: dict[str, _Found] = {}  # in order of first appearance
+    seen_question = False
+    for unit in units:
+        if unit.off_topic:
+            routing.off_topic.append(unit.text)
+            continue
+        if asks_questions and not unit.question:
+            context.append(unit)
+            if not seen_question:
+                preamble.append(unit.text)
+            continue
+        seen_question = True
+        if unit.confidence < THRESHOLD and context:
+            with_context = _unit(" ".join(c.text for c in context) + " " + unit.text, in_bn,
+                                 question=True)
+            if with_context.confidence > unit.confidence and not with_context.off_topic:
+                unit = with_context
+        context = []
+        if unit.confidence >= THRESHOLD:
+            entry = found.setdefault(unit.type, _Found())
+            entry.confidence = max(entry.confidence, unit.confidence)
+            entry.texts.append(unit.text)
+        elif in_bn and (unit.scores.top > 0 or _mentions_bn(unit.text)):
+            routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit)))
+        elif unit.question and len(unit.text.split()) >= 4:
+            routing.off_topic.append(unit.text)
+    shared = params.extract(" ".join(preamble))
+    for type_id, entry in found.items():
+        routing.asks.append(_ask(type_id, entry.confidence, entry.texts, shared))
+    return routing
+
+
+def _ask(type_id: str, conf: float, texts: list[str], shared: params.Extracted) -> Ask:
+    own = params.extract(" ".join(texts))
+    values, errors, notes = params.validate(type_id, own)
+    # Settings from the post's opening fill in what this question does not state itself. One
+    # that does not fit this type becomes a note, not an error: it may be meant for another.
+    stated = own.values.keys() | own.errors.keys()
+    opening = params.Extracted()
+    opening.values = {k: v for k, v in shared.values.items() if k not in stated}
+    opening.errors = {k: v for k, v in shared.errors.items() if k not in stated}
+    more_values, more_errors, more_notes = params.validate(type_id, opening)
+    values.update({k: v for k, v in more_values.items() if k not in values})
+    for note in more_notes + shared.notes:
+        if note not in notes:
+            notes.append(note)
+    notes.extend(f"{name}: {why} (stated before the questions; not used)"
+                 for name, why in more_errors.items())
+    excerpt = _excerpt(" \u2026 ".join(texts))
+    return Ask(type_id, round(conf, 3), excerpt, values, errors, notes)
+
+
+_MAX_EXCERPT = 600
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= _MAX_EXCERPT else text[:_MAX_EXCERPT - 1].rstrip() + "\u2026"
+
+
+def _mentions_bn(text: str) -> bool:
+    return score.mentions_normalization(score.normalize(text))
+
+
+def suggest(unit: _Unit) -> list[str]:
+    """The two closest types: by pattern score, then by words shared with the catalog entry."""
+    words = set(re.findall(r"[a-z]{3,}", score.normalize(unit.text))) - _STOPWORDS
+    by_type = unit.scores.by_type
+    ranked = sorted(by_type, key=lambda t: (-by_type[t], -len(words & _catalog_words(t))))
+    return ranked[:2]
+
+
+_STOPWORDS = frozenset("""the and for why does not would with that this what when can how are
+    you use using into than then its it's their they them there have has was were but also just
+    about more less much very any all""".split())
+
+
+@cache
+def _catalog_words(type_id: str) -> frozenset[str]:
+    from experiments import catalog
+
+    entry = catalog.get(type_id)
+    text = score.normalize(f"{entry.title} {entry.question} {type_id.replace('_', ' ')}")
+    return frozenset(re.findall(r"[a-z]{3,}", text)) - _STOPWORDS
