@@ -8,7 +8,8 @@ router, the API and the CLI all know the whole catalog (architecture.md, Questio
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,8 @@ class QuestionType:
         out.mkdir(parents=True, exist_ok=True)
         ctx = RunContext(params=params, preset=preset, out_dir=out,
                          device=pick_device(device), on_progress=on_progress)
-        result = self.experiment(ctx)
+        with cpu_threads(ctx.device):
+            result = self.experiment(ctx)
         result.write(out)
         return result
 
@@ -62,6 +64,22 @@ class QuestionType:
         if self.schema is not None:
             out.update(self.schema.to_json())
         return out
+
+
+@contextmanager
+def cpu_threads(device: torch.device, threads: int = 1) -> Iterator[None]:
+    """One intra-op thread while an experiment trains on the CPU. Its tensors are small, so
+    more threads add synchronisation, not speed: on a busy 2-core machine two threads made a
+    step several times slower than one, and parallel workers each get a core this way."""
+    if device.type != "cpu":
+        yield
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def pick_device(device: str | torch.device) -> torch.device:
@@ -83,6 +101,7 @@ def pick_device(device: str | torch.device) -> torch.device:
 # Question types with an experiment: module name in experiments.questions == id.
 _READY: tuple[str, ...] = (
     "small_batch_statistics",
+    "gamma_beta_undo",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).
