@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display anywhere: CLI, workers, tests
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 from .result import Figure, RunContext  # noqa: E402
 
@@ -60,17 +61,40 @@ def _apply_style(ax) -> None:
 
 
 def band(ax, x: Sequence[float], mean: Sequence[float], lo: Sequence[float],
-         hi: Sequence[float], label: str, index: int, marker: str = "o", **kw) -> None:
-    """A mean line with its 95% CI as a shaded band."""
+         hi: Sequence[float], label: str, index: int, marker: str = "o",
+         clip: tuple[float, float] | None = None, **kw) -> None:
+    """A mean line with its 95% CI as a shaded band; `clip` bounds the band to the values the
+    metric can take (accuracies: 0..1), since a t-interval from few seeds may overshoot."""
     c = colour(index)
     ax.plot(x, mean, marker=marker, markersize=3.5, color=c, label=label, **kw)
-    ax.fill_between(x, lo, hi, color=c, alpha=0.18, linewidth=0)
+    if clip is not None:
+        lo, hi = np.clip(lo, *clip), np.clip(hi, *clip)
+    ax.fill_between(x, lo, hi, color=c, alpha=0.15, linewidth=0)
 
 
 def save(fig, ctx: RunContext, name: str, caption: str) -> Figure:
     with plt.rc_context(STYLE):
-        fig.tight_layout()
+        # Leave room at the bottom for a figure legend placed by legend_below().
+        fig.tight_layout(rect=(0, getattr(fig, "legend_space", 0.0), 1, 1))
         file = f"{name}.png"
         fig.savefig(ctx.out_dir / file, dpi=DPI, facecolor="white")
     plt.close(fig)
     return Figure(name=name, file=file, caption=caption)
+
+
+def batch_axis(ax, sizes: Sequence[int]) -> None:
+    """Log2 x-axis ticked at the batch sizes themselves (4, 16, 128 rather than 2^k)."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(sizes))
+    ax.set_xticklabels([str(s) for s in sizes])
+    ax.minorticks_off()
+
+
+def legend_below(ax, ncol: int = 3) -> None:
+    """One legend for the figure, under the axes, so it never hides a line or a band."""
+    fig = ax.figure
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False,
+               fontsize=STYLE["legend.fontsize"])
+    fig.legend_space = min(0.45, (0.08 + 0.06 * rows) * 3.2 / fig.get_figheight())
