@@ -13,8 +13,14 @@ import sys
 # Command modules in service/cli/, in the order `bnlab --help` lists them.
 COMMANDS = (
     "types",
+    "classify",
     "run",
     "bench",
+    "ask",
+    "serve",
+    "worker",
+    "db",
+    "keys",
 )
 
 
@@ -33,12 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from experiments.errors import ExperimentError
+    from service.config import ConfigError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, ExperimentError) as exc:
+    except (UsageError, ExperimentError, ConfigError) as exc:
         print(f"bnlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

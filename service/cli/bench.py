@@ -11,6 +11,8 @@ import importlib
 # name -> "module:function"; the function takes the remaining argv and returns an exit code.
 BENCHMARKS = {
     "engine": "experiments.bench_engine:main",
+    "api": "service.bench_api:main",
+    "router": "service.router.bench:main",
 }
 
 

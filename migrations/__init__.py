@@ -1,0 +1,1 @@
+"""Alembic environment and revisions: the only way bnlab's schema is made outside tests."""

@@ -1,0 +1,8 @@
+"""The HTTP API under /api/v1 (architecture.md, HTTP API): one blueprint, one module per
+resource; `health` holds /healthz and /readyz outside the prefix."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import jobs, openapi, questions, types  # noqa: E402,F401  (register the routes)

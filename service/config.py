@@ -1,0 +1,160 @@
+"""bnlab's settings in one place: safe defaults, environment overrides, unknown names refused.
+
+The defaults are the embedded shape of architecture.md: a SQLite file in ./instance and no
+Redis, so `bnlab ask` and `bnlab serve` work with nothing else running. Each setting NAME can
+be set as the environment variable BNLAB_NAME; a BNLAB_* variable that names no setting is an
+error, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "BNLAB_"
+EXECUTORS = ("auto", "celery", "local")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or has a value that cannot work."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the embedded SQLite database lives; Flask's instance folder too.
+    instance: Path = Path("instance")
+    # SQLAlchemy URL. Empty means SQLite in the instance folder. PostgreSQL URLs may be written
+    # postgresql://...; they are run through psycopg 3.
+    database_url: str = ""
+    # Celery broker and rate-limit store. Empty means embedded: jobs run in a local worker.
+    redis_url: str = ""
+    # Who runs jobs: celery (needs redis_url), local (threads of this process) or auto.
+    executor: str = "auto"
+    # Queue names; a deployment (or a test) may rename them to keep apart from others.
+    gpu_queue: str = "gpu"
+    cpu_queue: str = "cpu"
+    # Seconds. At the soft limit the job ends `failed` with the reason; the hard limit kills the
+    # worker process in case the soft one could not interrupt (a long CUDA call, say).
+    soft_time_limit: int = 3600
+    hard_time_limit: int = 3900
+    # Seconds before Redis hands an unacknowledged job to another worker. It must exceed the
+    # hard limit, or a job that is still running would be started a second time.
+    visibility_timeout: int = 0  # 0: hard_time_limit + 300
+    # How many times a job is started before it is given up (each lost worker costs one).
+    max_attempts: int = 3
+    # Device for experiments: auto picks cuda when a worker has one.
+    device: str = "auto"
+    # POST /questions per API key: "COUNT/SECONDS".
+    rate_limit: str = "30/60"
+    # Threads of the embedded local worker.
+    local_workers: int = 1
+    # Where experiments cache generated datasets (read by experiments.datasets directly).
+    data_dir: str = "data"
+    # Seconds between progress writes to a job row; progress callbacks in between are dropped.
+    progress_interval: float = 0.5
+
+    def __post_init__(self):
+        object.__setattr__(self, "instance", Path(self.instance).resolve())
+        if not self.database_url:
+            url = f"sqlite:///{self.instance / 'bnlab.sqlite3'}"
+            object.__setattr__(self, "database_url", url)
+        if not self.visibility_timeout:
+            object.__setattr__(self, "visibility_timeout", self.hard_time_limit + 300)
+        self._check()
+
+    def _check(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, "
+                              f"got {self.executor!r}")
+        if self.executor == "celery" and not self.redis_url:
+            raise ConfigError("executor celery needs redis_url (BNLAB_REDIS_URL)")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if not 0 < self.soft_time_limit < self.hard_time_limit:
+            raise ConfigError("need 0 < soft_time_limit < hard_time_limit, got "
+                              f"{self.soft_time_limit} and {self.hard_time_limit}")
+        if self.visibility_timeout <= self.hard_time_limit:
+            raise ConfigError(f"visibility_timeout ({self.visibility_timeout} s) must exceed "
+                              f"hard_time_limit ({self.hard_time_limit} s)")
+        if self.max_attempts < 1 or self.local_workers < 1:
+            raise ConfigError("max_attempts and local_workers must be at least 1")
+        if self.progress_interval < 0:
+            raise ConfigError("progress_interval must not be negative")
+        if self.gpu_queue == self.cpu_queue or not self.gpu_queue or not self.cpu_queue:
+            raise ConfigError("gpu_queue and cpu_queue must be two different names")
+        self.rate_limit_pair  # noqa: B018 - parses, raising ConfigError on a bad value
+
+    @property
+    def uses_celery(self) -> bool:
+        return self.executor == "celery" or (self.executor == "auto" and bool(self.redis_url))
+
+    @property
+    def rate_limit_pair(self) -> tuple[int, int]:
+        """(requests, seconds) from rate_limit."""
+        count, sep, seconds = self.rate_limit.partition("/")
+        try:
+            pair = int(count), int(seconds)
+        except ValueError:
+            pair = (0, 0)
+        if not sep or pair[0] < 1 or pair[1] < 1:
+            raise ConfigError(f"rate_limit must be COUNT/SECONDS, got {self.rate_limit!r}")
+        return pair
+
+    def child_environment(self) -> dict[str, str]:
+        """These settings as BNLAB_* variables, for processes this one starts."""
+        env = {}
+        for f in fields(self):
+            env[ENV_PREFIX + f.name.upper()] = str(getattr(self, f.name))
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Defaults, then BNLAB_* environment variables, then `overrides` (by field name)."""
+        environ = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for var, raw in environ.items():
+            if not var.startswith(ENV_PREFIX):
+                continue
+            name = var[len(ENV_PREFIX):].lower()
+            if name not in known:
+                valid = ", ".join(ENV_PREFIX + n.upper() for n in known)
+                raise ConfigError(f"unknown setting {var}; valid: {valid}")
+            values[name] = _parse(known[name], var, raw)
+        for name, value in (overrides or {}).items():
+            if name not in known:
+                raise ConfigError(f"unknown setting {name!r}; valid: {', '.join(known)}")
+            values[name] = value
+        return cls(**values)
+
+
+def _parse(f: dataclasses.Field, var: str, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{var} must be a number, got {raw!r}") from None
+    return raw.strip()
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """This process's settings from its environment, read once."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current

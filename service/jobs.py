@@ -1,0 +1,206 @@
+"""Job rows: keys, deduplication, and every change of a job's state.
+
+A job is (question type, validated params, preset, code version); its key is a hash of those.
+Every state change is one conditional UPDATE, so that two processes can never both move a job:
+
+    queued ──claim──► running ──finish──► succeeded
+       │                 │ └────fail────► failed
+       └──────cancel─────┴──────────────► cancelled
+
+`claim_job` also takes over a job left `running` by a worker that died (the broker delivers its
+message again); the attempt number it returns fences the old attempt out, because progress and
+results are written only `WHERE attempts = <my attempt>`. A succeeded job is never claimed again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import ACTIVE_STATES, Figure, Job, JobState, Result, utcnow
+
+MESSAGE_MAX = 200  # the column's width
+
+
+@functools.cache
+def current_code_version() -> str:
+    """The running code's version, once per process (it asks git)."""
+    from experiments.result import code_version
+
+    return code_version()
+
+
+def job_key(type_id: str, params: dict[str, Any], preset: str, code_version: str) -> str:
+    """sha256 over a canonical JSON of what determines a result.
+
+    `params` must already be resolved by the type's schema (defaults filled in, values coerced),
+    so that equal requests written differently ("32" and 32, missing and default) hash equal.
+    """
+    canonical = json.dumps({"type": type_id, "params": params, "preset": preset,
+                            "code_version": code_version},
+                           sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def queue_for(preset: str, settings) -> str:
+    """Smoke runs take seconds on a CPU; quick and full are training runs that want a GPU."""
+    return settings.cpu_queue if preset == "smoke" else settings.gpu_queue
+
+
+def find_or_create_job(session: Session, type_id: str, params: dict[str, Any], preset: str, *,
+                       fresh: bool, queue: str, code_version: str | None = None
+                       ) -> tuple[Job, bool]:
+    """The job that answers this request, and whether it was created now.
+
+    A queued or running job with the same key is always shared. Otherwise the latest succeeded
+    one is returned, unless `fresh`; else a new queued job is made. The insert runs in a
+    savepoint: if a concurrent request inserted the same active key first, the UNIQUE
+    constraint refuses ours and the winner is returned instead. Flushes; the caller commits.
+    """
+    version = code_version or current_code_version()
+    key = job_key(type_id, params, preset, version)
+    for _ in range(3):  # a winner can finish between our failed insert and the next look
+        active = session.scalar(select(Job).where(Job.active_key == key))
+        if active is not None:
+            return active, False
+        if not fresh:
+            done = session.scalar(select(Job).where(Job.key == key,
+                                                    Job.state == JobState.SUCCEEDED)
+                                  .order_by(Job.id.desc()).limit(1))
+            if done is not None:
+                return done, False
+        job = Job(key=key, active_key=key, type=type_id, params=params, preset=preset,
+                  code_version=version, queue=queue, task_id=uuid.uuid4().hex,
+                  state=JobState.QUEUED, progress=0.0, message="queued", attempts=0)
+        try:
+            with session.begin_nested():
+                session.add(job)
+        except IntegrityError:
+            continue
+        return job, True
+    raise RuntimeError(f"could not find or create a job for key {key}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a running job: valid while the row's attempts equal `attempt`."""
+
+    job_id: int
+    attempt: int
+    type: str
+    params: dict[str, Any]
+    preset: str
+
+
+class JobLost(Exception):
+    """The job was cancelled, or another attempt took it over, while this one ran."""
+
+
+def claim_job(session: Session, job_id: int, *, worker: str, device: str | None,
+              max_attempts: int) -> Claim | None:
+    """Move a queued job (or one whose worker died while running it) to running.
+
+    Returns None when there is nothing to run: the job is unknown, finished or cancelled,
+    another delivery claimed it first, or it has used up its attempts (then it is failed).
+    Commits.
+    """
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.state not in ACTIVE_STATES:
+        session.rollback()
+        return None
+    seen = job.attempts
+    if seen >= max_attempts:
+        session.rollback()
+        fail_job(session, job_id, f"gave up after {seen} attempts: the worker running the job "
+                                  "was lost each time", attempt=seen)
+        return None
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts == seen, Job.state.in_(ACTIVE_STATES))
+        .values(state=JobState.RUNNING, attempts=seen + 1, worker=worker[:200], device=device,
+                started_at=now, updated_at=now, progress=0.0, error=None,
+                message=("started" if seen == 0 else f"restarted (attempt {seen + 1})"))
+    ).rowcount == 1
+    session.commit()
+    if not claimed:
+        return None
+    return Claim(job_id, seen + 1, job.type, dict(job.params), job.preset)
+
+
+def _held(claim: Claim):
+    return (Job.id == claim.job_id, Job.attempts == claim.attempt,
+            Job.state == JobState.RUNNING)
+
+
+def report_progress(session: Session, claim: Claim, fraction: float, message: str) -> None:
+    """Write progress; raise JobLost if the job was cancelled or taken over. Commits."""
+    updated = session.execute(
+        update(Job).where(*_held(claim))
+        .values(progress=min(max(float(fraction), 0.0), 1.0), message=message[:MESSAGE_MAX],
+                updated_at=utcnow())
+    ).rowcount == 1
+    session.commit()
+    if not updated:
+        raise JobLost(claim.job_id)
+
+
+def finish_job(session: Session, claim: Claim, result: dict[str, Any],
+               figures: list[tuple[str, str, bytes]], device: str | None) -> bool:
+    """Store the result and its figures (name, caption, PNG bytes) and mark the job succeeded,
+    all in one transaction and only if this attempt still holds the job. Commits."""
+    now = utcnow()
+    stored = session.execute(
+        update(Job).where(*_held(claim))
+        .values(state=JobState.SUCCEEDED, progress=1.0, message="done", active_key=None,
+                finished_at=now, updated_at=now, device=device)
+    ).rowcount == 1
+    if not stored:
+        session.rollback()
+        return False
+    session.add(Result(job_id=claim.job_id, data=result, created_at=now))
+    for name, caption, data in figures:
+        session.add(Figure(job_id=claim.job_id, name=name, caption=caption,
+                           content_type="image/png", sha256=hashlib.sha256(data).hexdigest(),
+                           data=data))
+    session.commit()
+    return True
+
+
+def fail_job(session: Session, job_id: int, reason: str, *, attempt: int | None = None) -> bool:
+    """Mark an active job failed with a readable reason (a later request makes a new job).
+
+    With `attempt`, only if that attempt still holds the job. Commits.
+    """
+    conditions = [Job.id == job_id, Job.state.in_(ACTIVE_STATES)]
+    if attempt is not None:
+        conditions.append(Job.attempts == attempt)
+    now = utcnow()
+    failed = session.execute(
+        update(Job).where(*conditions)
+        .values(state=JobState.FAILED, error=reason, message="failed", active_key=None,
+                finished_at=now, updated_at=now)
+    ).rowcount == 1
+    session.commit()
+    return failed
+
+
+def cancel_job(session: Session, job_id: int) -> bool:
+    """Cancel a queued or running job; False if it had already finished. A running worker
+    notices at its next progress write (and the dispatcher may stop it sooner). Commits."""
+    now = utcnow()
+    cancelled = session.execute(
+        update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE_STATES))
+        .values(state=JobState.CANCELLED, message="cancelled", active_key=None,
+                finished_at=now, updated_at=now)
+    ).rowcount == 1
+    session.commit()
+    return cancelled

@@ -1,0 +1,138 @@
+"""Submitting a question: text → router → asks → jobs (shared by key) → dispatched.
+
+The one entry point for every way a question arrives (API, CLI, forum bot, dashboard), so they
+all deduplicate, validate and queue the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from experiments import catalog
+from experiments.errors import ParamError
+from experiments.params import PRESETS
+
+from .config import get_settings
+from .jobs import fail_job, find_or_create_job, queue_for
+from .models import Ask, Job, Question
+from .router import route
+
+SOURCES = ("api", "cli", "bot", "dashboard")
+
+
+class InvalidQuestion(ValueError):
+    """The question cannot be run as asked; `fields` maps each bad field to what is wrong."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+@dataclass
+class Submission:
+    question: Question
+    # (ask, its job or None for a planned type, whether this submission created the job)
+    asks: list[tuple[Ask, Job | None, bool]] = field(default_factory=list)
+
+    @property
+    def new_jobs(self) -> list[Job]:
+        return [job for _, job, created in self.asks if job is not None and created]
+
+
+def submit_question(session: Session, text: str, *, preset: str = "quick", fresh: bool = False,
+                    source: str = "api", asker: str | None = None, dispatcher=None,
+                    settings=None) -> Submission:
+    """Route `text`, store the question with its asks and their jobs, then queue new jobs.
+
+    Every parameter is validated before anything is written: a bad preset or a parameter out
+    of range raises InvalidQuestion (RouterInputError for text the router refuses) and the
+    database is untouched. Jobs that already exist with the same key are reused (a succeeded one
+    only without `fresh`). `dispatcher` (workers.dispatch) queues the new jobs after the commit,
+    so a worker always finds the row; with None they stay queued.
+    """
+    settings = settings or get_settings()
+    if preset not in PRESETS:
+        raise InvalidQuestion(f"unknown preset {preset!r}",
+                              {"preset": f"must be one of {', '.join(PRESETS)}"})
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}")
+    routing = route(text)
+    plans = _plan(routing.asks, preset)
+
+    question = Question(text=text, source=source, asker=asker, preset=preset,
+                        not_understood=[_not_understood_json(n) for n in routing.not_understood])
+    session.add(question)
+    submission = Submission(question)
+    for position, (ask, params, note) in enumerate(plans):
+        job, created = None, False
+        if params is not None:
+            job, created = find_or_create_job(session, ask.type, params, preset, fresh=fresh,
+                                              queue=queue_for(preset, settings))
+        row = Ask(position=position, type=ask.type, excerpt=ask.excerpt,
+                  confidence=float(ask.confidence), params=dict(ask.params or {}), job=job,
+                  note=note)
+        question.asks.append(row)
+        submission.asks.append((row, job, created))
+    session.commit()
+
+    if dispatcher is not None:
+        for job in submission.new_jobs:
+            dispatch(session, dispatcher, job)
+    return submission
+
+
+def dispatch(session: Session, dispatcher, job: Job) -> None:
+    """Queue one job; if the queue is unreachable the job fails with the reason, so its key is
+    free for the next request instead of waiting forever."""
+    try:
+        dispatcher.enqueue(job)
+    except Exception as exc:  # noqa: BLE001 - any broker error ends up in the job's reason
+        fail_job(session, job.id, f"could not queue the job: {type(exc).__name__}: {exc}")
+        session.refresh(job)
+
+
+def _plan(asks, preset: str) -> list[tuple[Any, dict | None, str | None]]:
+    """(ask, resolved params or None, note) per ask; raises InvalidQuestion on any bad value."""
+    plans, errors = [], {}
+    for i, ask in enumerate(asks):
+        qt = catalog.get(ask.type)
+        for name, message in _param_errors(ask.param_errors).items():
+            errors[f"asks[{i}].params.{name}"] = message
+        if qt.status != "ready":
+            plans.append((ask, None, f"{qt.id} is planned: no experiment answers it yet"))
+            continue
+        try:
+            params = qt.resolve(preset, dict(ask.params or {}))
+        except ParamError as exc:
+            errors[f"asks[{i}].params.{exc.field}"] = str(exc)
+            continue
+        plans.append((ask, params, None))
+    if errors:
+        raise InvalidQuestion("a parameter in the question is out of range or unknown", errors)
+    return plans
+
+
+def _param_errors(errors) -> dict[str, str]:
+    """The router's param_errors as {param: message}, whichever shape it gave them in."""
+    if not errors:
+        return {}
+    if isinstance(errors, dict):
+        return {str(k): str(v) for k, v in errors.items()}
+    out = {}
+    for item in errors:
+        name = getattr(item, "field", None) or getattr(item, "name", None)
+        if isinstance(item, dict):
+            name = item.get("field") or item.get("name") or item.get("param")
+            item = item.get("message", item)
+        out[str(name or "params")] = str(item)
+    return out
+
+
+def _not_understood_json(item) -> dict[str, Any]:
+    if hasattr(item, "to_json"):
+        return item.to_json()
+    return {"excerpt": getattr(item, "excerpt", str(item)),
+            "suggestions": list(getattr(item, "suggestions", []))}

@@ -1,0 +1,191 @@
+"""execute_job on both backends, with a stand-in question type that runs in milliseconds.
+
+The real experiments run in the end-to-end tests; here the job's life is what is tested:
+claim, progress, result and figures, every way to fail, cancel, and never running twice.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+
+from experiments import catalog
+from experiments.errors import ParamError
+from experiments.params import Param, Schema
+from experiments.result import Figure, Result
+from service import jobs
+from service.models import Job, JobState
+from workers.execute import execute_job
+
+TYPE = "small_batch_statistics"
+PNG = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR"
+       + struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+       + struct.pack(">I", zlib.crc32(b"IHDR" + struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))))
+
+
+class StandIn:
+    """A question type whose experiment takes 5 steps and does `at_step(i)` at each."""
+
+    def __init__(self, at_step=lambda i: None):
+        self.at_step, self.steps = at_step, 0
+
+    def experiment(self, ctx) -> Result:
+        for i in range(5):
+            ctx.progress(i / 5, f"step {i}")
+            self.steps += 1
+            self.at_step(i)
+        (ctx.out_dir / "curve.png").write_bytes(PNG)
+        return Result(TYPE, "Stand-in", "It ran.", "## Stand-in", dict(ctx.params), ctx.preset,
+                      [{"arm": "a", "acc": 0.5}], [Figure("curve", "curve.png", "A curve.")],
+                      [], {"device": str(ctx.device)})
+
+    def install(self, monkeypatch):
+        question = catalog.QuestionType(TYPE, "Stand-in", "?", Schema(
+            (Param("seeds", "int", 1, "seeds", 1, 4),)), self.experiment)
+        real_get = catalog.get
+        monkeypatch.setattr(catalog, "get",
+                            lambda type_id: question if type_id == TYPE else real_get(type_id))
+        return self
+
+
+@pytest.fixture
+def queued(database):
+    def make(seeds: int = 1) -> int:
+        with database.session() as session:
+            job, _ = jobs.find_or_create_job(session, TYPE, {"seeds": seeds}, "smoke",
+                                             fresh=False, queue="cpu")
+            session.commit()
+            return job.id
+
+    return make
+
+
+def load(database, job_id) -> Job:
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        job.result, job.figures  # noqa: B018 - load before the session closes
+        return job
+
+
+def test_a_job_runs_once_and_stores_its_result_and_figures(database, settings, queued,
+                                                          monkeypatch):
+    stand_in = StandIn().install(monkeypatch)
+    job_id = queued()
+    assert execute_job(job_id, settings=settings, db=database, worker="w1") == "succeeded"
+    job = load(database, job_id)
+    assert (job.state, job.progress, job.attempts, job.worker) == ("succeeded", 1.0, 1, "w1")
+    assert job.device == "cpu" and job.active_key is None and job.finished_at is not None
+    assert job.result.data["answer"] == "It ran."
+    assert [(f.name, f.caption, f.data, f.content_type) for f in job.figures] == [
+        ("curve", "A curve.", PNG, "image/png")]
+    # Delivered again (a retry, a duplicate message): nothing runs.
+    assert execute_job(job_id, settings=settings, db=database) == "succeeded"
+    assert stand_in.steps == 5 and load(database, job_id).attempts == 1
+
+
+def test_progress_is_written_while_it_runs(database, settings, queued, monkeypatch):
+    seen = []
+    job_id = queued()
+
+    def look(i):
+        seen.append((load(database, job_id).progress, load(database, job_id).message))
+
+    StandIn(look).install(monkeypatch)
+    execute_job(job_id, settings=settings, db=database)
+    assert seen[2] == (0.4, "step 2")
+
+
+@pytest.mark.parametrize("error, reason", [
+    (ParamError("lr", "above the maximum"), "lr: above the maximum"),
+    (RuntimeError("CUDA out of memory"), "RuntimeError: CUDA out of memory"),
+    (SoftTimeLimitExceeded(), "time limit: the job ran longer than"),
+])
+def test_a_failing_experiment_fails_the_job_with_the_reason(database, settings, queued,
+                                                             monkeypatch, error, reason):
+    def fail(i):
+        if i == 1:
+            raise error
+
+    StandIn(fail).install(monkeypatch)
+    job_id = queued()
+    assert execute_job(job_id, settings=settings, db=database) == "failed"
+    job = load(database, job_id)
+    assert job.error.startswith(reason) and job.result is None and job.active_key is None
+
+
+def test_a_job_cancelled_while_running_stops_and_stores_nothing(database, settings, queued,
+                                                                monkeypatch):
+    job_id = queued()
+
+    def cancel(i):
+        if i == 1:
+            with database.session() as session:
+                assert jobs.cancel_job(session, job_id)
+
+    stand_in = StandIn(cancel).install(monkeypatch)
+    assert execute_job(job_id, settings=settings, db=database) == "cancelled"
+    assert stand_in.steps == 2  # stopped at the next progress write
+    job = load(database, job_id)
+    assert job.result is None and job.figures == []
+
+
+def test_a_cancelled_job_is_not_started(database, settings, queued, monkeypatch):
+    stand_in = StandIn().install(monkeypatch)
+    job_id = queued()
+    with database.session() as session:
+        jobs.cancel_job(session, job_id)
+    assert execute_job(job_id, settings=settings, db=database) == "cancelled"
+    assert stand_in.steps == 0 and load(database, job_id).attempts == 0
+
+
+def test_an_unknown_job_is_ignored(database, settings):
+    assert execute_job(424242, settings=settings, db=database) == "missing"
+
+
+def test_a_device_that_is_not_there_fails_the_job(database, settings, queued, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    StandIn().install(monkeypatch)
+    job_id = queued()
+    state = execute_job(job_id, settings=settings.replace(device="cuda"), db=database)
+    assert state == "failed"
+    assert "cuda was asked for but no CUDA device is available" in load(database, job_id).error
+
+
+def test_the_local_worker_runs_jobs_on_a_thread(database, settings, queued, monkeypatch):
+    from workers.local import LocalWorker
+
+    StandIn().install(monkeypatch)
+    worker = LocalWorker(settings.replace(local_workers=2))
+    ids = [queued(seeds) for seeds in (1, 2, 3)]
+    assert worker.resume() == 3
+    deadline = time.monotonic() + 30
+    while any(load(database, i).state != JobState.SUCCEEDED for i in ids):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert all(load(database, i).worker.startswith("local@") for i in ids)
+
+
+def test_the_hard_time_limit_fails_the_job(database, settings, queued, monkeypatch):
+    """At the hard limit the pool kills the job's process; Celery then calls the task's
+    on_failure in the worker's main process, which records why."""
+    from celery.exceptions import TimeLimitExceeded
+
+    from service import config
+    from workers.tasks import execute_job_task
+
+    monkeypatch.setattr(config, "_current", settings)
+    job_id = queued()
+    with database.session() as session:
+        jobs.claim_job(session, job_id, worker="w", device="cpu", max_attempts=3)
+    execute_job_task.on_failure(TimeLimitExceeded(settings.hard_time_limit), "task-id",
+                                (job_id,), {}, None)
+    job = load(database, job_id)
+    assert job.state == "failed"
+    assert job.error.startswith(f"time limit: the job ran longer than "
+                                f"{settings.hard_time_limit} s and its process was killed")

@@ -1,0 +1,61 @@
+"""The embedded worker: runs jobs on background threads of this process.
+
+Used when no Redis is configured (`bnlab serve`, `bnlab ask` out of the box). Jobs go through
+the same `execute_job` as on Celery workers. Threads cannot be killed, so there are no time
+limits here and a cancelled job stops at its next progress write.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from service.config import Settings
+
+from .execute import database_for, execute_job, worker_name
+
+log = logging.getLogger(__name__)
+
+
+class LocalWorker:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._queue: queue.Queue[int] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job_id: int) -> None:
+        self._start()
+        self._queue.put(job_id)
+
+    def resume(self) -> int:
+        """Queue the jobs a previous run of this process left queued; returns how many."""
+        from sqlalchemy import select
+
+        from service.models import Job, JobState
+
+        with database_for(self.settings).session() as session:
+            ids = session.scalars(select(Job.id).where(Job.state == JobState.QUEUED)
+                                  .order_by(Job.id)).all()
+        for job_id in ids:
+            self.submit(job_id)
+        return len(ids)
+
+    def _start(self) -> None:
+        with self._lock:
+            while len(self._threads) < self.settings.local_workers:
+                thread = threading.Thread(target=self._run, daemon=True,
+                                          name=f"bnlab-local-{len(self._threads) + 1}")
+                thread.start()
+                self._threads.append(thread)
+
+    def _run(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            try:
+                execute_job(job_id, settings=self.settings, worker=worker_name("local"))
+            except Exception:  # noqa: BLE001 - one broken job must not stop the worker
+                log.exception("local worker: job %s", job_id)
+            finally:
+                self._queue.task_done()
