@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 answer: $(STAMP)
-	$(BIN)/bnlab run small_batch_statistics --preset quick --out runs/small_batch_statistics
+	$(BIN)/bnlab ask --file examples/forum-post.txt --preset quick --out runs/example
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
