@@ -56,6 +56,21 @@ class InputShift:
         u = torch.rand(2, m, b, 1, device=x.device, dtype=x.dtype)  # (2, M, B, 1)
         # Batch mode: every sample of a member takes that member's first draw.
         u = torch.where(self.per_sample, u, u[:, :, :1])
-        gain = 1 + self.level * u[0]  # exactly 1 where level is 0
-        offset = self.level * (2 * u[1] - 1)  # exactly 0 where level is 0
-        return x * gain + offset
+        return x * gain(self.level, u[0]) + offset(self.level, u[1])
+
+
+def gain(level: torch.Tensor | float, u: torch.Tensor) -> torch.Tensor:
+    """U(1, 1 + level) from u ~ U(0, 1); exactly 1 where level is 0."""
+    return 1 + level * u
+
+
+def offset(level: torch.Tensor | float, u: torch.Tensor) -> torch.Tensor:
+    """U(-level, level) from u ~ U(0, 1); exactly 0 where level is 0."""
+    return level * (2 * u - 1)
+
+
+def shift_samples(x: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+    """A fixed shifted copy of a data set (N, F): every sample its own gain and offset, drawn
+    from `generator` on the CPU, e.g. test data that vary the way per-sample shifts train for."""
+    u = torch.rand(2, x.shape[0], 1, generator=generator).to(x.device)  # (2, N, 1)
+    return x * gain(level, u[0]) + offset(level, u[1])

@@ -102,6 +102,7 @@ def pick_device(device: str | torch.device) -> torch.device:
 _READY: tuple[str, ...] = (
     "small_batch_statistics",
     "gamma_beta_undo",
+    "covariate_shift_generalization",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).

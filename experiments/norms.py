@@ -384,9 +384,10 @@ def make_norm(name: str, num_features: int, members: int = 1, **options) -> Norm
 
 
 @contextmanager
-def train_mode_eval(model: nn.Module, group: int) -> Iterator[nn.Module]:
+def train_mode_eval(model: nn.Module, group: int | None) -> Iterator[nn.Module]:
     """Evaluate in train mode: every Norm uses batch statistics over groups of `group` samples
-    and leaves its buffers alone; all flags are restored on exit."""
+    (None: each norm's own grouping, e.g. a ghost batch norm's ghost size, as in training) and
+    leaves its buffers alone; all flags are restored on exit."""
     norms = [m for m in model.modules() if isinstance(m, Norm)]
     saved_norms = [(n.stat_group, n.update_stats) for n in norms]
     saved_training = [(m, m.training) for m in model.modules()]
