@@ -15,16 +15,15 @@ nvidia-smi -L
 run "$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
 run "$PY" -m pytest -q --noconftest -p no:cacheprovider tests/experiments/test_trainer.py \
   tests/experiments/test_norms.py 2>&1 | tail -n 5
-run "$PY" -m service.cli bench engine --device cuda --seeds 8 --steps 500 --batch-sizes 8,64
-run "$PY" -m service.cli bench engine --device cuda --seeds 64 --steps 500 --batch-sizes 8
-run "$PY" -m service.cli bench engine --device cuda --seeds 8 --steps 500 --batch-sizes 8 --no-graph
+run "$PY" -m service.cli bench engine --device cuda --seeds 8 --steps 300 --batch-sizes 8,64
+run "$PY" -m service.cli bench engine --device cuda --seeds 64 --steps 100 --batch-sizes 8
+run "$PY" -m service.cli bench engine --device cuda --seeds 8 --steps 200 --batch-sizes 8 --no-graph
 for preset in quick full; do
   for t in ${TYPES:-small_batch_statistics gamma_beta_undo covariate_shift_generalization}; do
-    start=$(date +%s.%N)
+    start=$SECONDS
     "$PY" -m service.cli run "$t" --preset "$preset" --device cuda --out "$OUT/$t-$preset" \
       > "$OUT/$t-$preset.log" 2>&1
-    rc=$?
-    echo "$t $preset rc=$rc wall=$(echo "$(date +%s.%N) - $start" | bc) s"
-    tail -n 3 "$OUT/$t-$preset.log"
+    echo "$t $preset rc=$? wall=$((SECONDS - start)) s"
+    tail -n 2 "$OUT/$t-$preset.log" | cut -c1-400
   done
 done
