@@ -309,7 +309,7 @@ def write_up(p, per_cell, rows, batch_sizes, arms) -> tuple[str, str]:
         if direction(d_small) > 0:
             answer.append(
                 "So at tiny batches the noise of the batch statistics cost batch norm more than "
-                "the running averages did in this short run; but the running averages are "
+                "the running averages did here; but the running averages are "
                 "constants to the gradient, so the optimizer no longer sees how its steps move "
                 "the statistics it is normalized by, which lets parameters drift" + drift + ".")
         else:

@@ -43,6 +43,10 @@ def test_batched_members_match_independent_runs(data, kind, norm, options, optim
     cfg = trainer.TrainConfig(batch_size=16, steps=40, optimizer=optimizer,
                               lr=0.05 if optimizer == "sgd" else 3e-3, momentum=0.9,
                               weight_decay=1e-4, n_evals=4)
+    if optimizer == "adam":
+        # Adam divides by sqrt(v): reduction-order round-off in near-zero gradients (which
+        # differs with the thread count) is amplified, so it gets a wider bound.
+        rtol *= 5
     model = models.build(spec, SEEDS, data.n_features, data.n_classes)
     hist = trainer.train(model, data, cfg, SEEDS, device=device)
     points = [p for p in hist.steps if p > 0]
