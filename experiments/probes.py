@@ -59,6 +59,14 @@ def _gather(model: Network, attr: str) -> list[torch.Tensor]:
     return out
 
 
+def probe_batch(state: ProbeState, n: int) -> tuple[torch.Tensor, int]:
+    """The fixed probe input: the first n training samples (rounded down to whole training
+    batches) for every member, (M, n, F), and the group size that training normalizes over."""
+    d, group = state.data, state.config.batch_size
+    n = (min(n, len(d.y_train)) // group) * group
+    return d.x_train[:n].expand(state.model.members, -1, -1), group
+
+
 @torch.no_grad()
 def forward_recorded(model: Network, x: torch.Tensor, group: int | None = None
                      ) -> torch.Tensor:
@@ -104,13 +112,10 @@ class NormStats:
         self.n = n
 
     def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
-        model, d = state.model, state.data
-        group = state.config.batch_size
-        n = (min(self.n, len(d.y_train)) // group) * group
-        x = d.x_train[:n].expand(model.members, -1, -1)
+        model = state.model
         out: dict[str, np.ndarray] = {}
         with recording(model):
-            forward_recorded(model, x, group)
+            forward_recorded(model, *probe_batch(state, self.n))
             means, stds = _gather(model, "captured_mean"), _gather(model, "captured_std")
         for i, b in enumerate(model.blocks):
             gamma, beta = affine_params(b.norm, model.members, means[i])

@@ -92,13 +92,10 @@ class UnitMoments:
         self.n = n
 
     def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
-        model, d = state.model, state.data
-        group = state.config.batch_size
-        n = (min(self.n, len(d.y_train)) // group) * group
-        x = d.x_train[:n].expand(model.members, -1, -1)
+        model = state.model
         out: dict[str, np.ndarray] = {}
         with probes.recording(model):
-            probes.forward_recorded(model, x, group)
+            probes.forward_recorded(model, *probes.probe_batch(state, self.n))
             for i, block in enumerate(model.blocks):
                 z = block.recorded.double()  # (M, N, C)
                 out[f"layer{i}.z_mean"] = z.mean(1).cpu().numpy()  # (M, C)
