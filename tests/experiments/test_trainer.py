@@ -113,3 +113,29 @@ def test_train_mode_evaluation_uses_batch_statistics_of_training_size(data):
     with torch.no_grad():
         trainer.Trainer(model, data, cfg, SEEDS, torch.device("cpu")).evaluate()
     torch.testing.assert_close(model.blocks[0].norm.running_mean, before)
+
+
+def test_learning_rate_schedules():
+    from experiments.optim import lr_factor
+
+    total = 100
+    assert [lr_factor("constant", t, total, warmup=4) for t in range(5)] == [
+        0.25, 0.5, 0.75, 1.0, 1.0]
+    cosine = [lr_factor("cosine", t, total) for t in range(total)]
+    assert cosine[0] == 1.0 and cosine[-1] < 1e-3
+    assert all(a >= b for a, b in zip(cosine, cosine[1:], strict=False))
+    assert lr_factor("step", 49, total) == 1.0
+    assert lr_factor("step", 50, total) == pytest.approx(0.1)
+    assert lr_factor("step", 75, total) == pytest.approx(0.01)
+
+
+def test_schedule_reaches_the_optimizer(data):
+    spec = models.ModelSpec(kind="mlp", width=8, depth=1, norm="batchnorm")
+    model = models.build(spec, SEEDS, data.n_features, data.n_classes)
+    cfg = trainer.TrainConfig(batch_size=32, steps=20, lr=0.1, schedule="cosine", n_evals=1)
+    t = trainer.Trainer(model, data, cfg, SEEDS, torch.device("cpu"), lrs=[0.1, 0.2, 0.4])
+    t.run()
+    # After the last step the learning rate is the cosine factor of step 19 times each base.
+    factor = 0.5 * (1 + np.cos(np.pi * 19 / 20))
+    np.testing.assert_allclose(t.optimizer.lr.numpy(), np.array([0.1, 0.2, 0.4]) * factor,
+                               rtol=1e-6)
