@@ -75,9 +75,10 @@ def _ask_section(number: int, ask: Ask) -> str:
         reason = f": {job.error}" if job.error else ""
         out.append(f'<p class="failed">Job {job.id} is {escape(job.state)}{escape(reason)}</p>')
         return "\n".join(out)
-    out.append(f'<p class="answer">{inline(result["answer"])}</p>')
-    out.append(to_html(_without_title(result.get("summary_markdown", ""), title),
-                       heading_offset=1))
+    summary = result.get("summary_markdown", "")
+    if result["answer"] not in summary:  # summaries usually open with the answer already
+        out.append(f'<p class="answer">{inline(result["answer"])}</p>')
+    out.append(to_html(_without_title(summary, title), heading_offset=1))
     images = {figure.name: figure for figure in job.figures}
     for entry in result.get("figures", []):
         figure = images.get(entry["name"])
