@@ -98,3 +98,16 @@ def legend_below(ax, ncol: int = 3) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False,
                fontsize=STYLE["legend.fontsize"])
     fig.legend_space = min(0.45, (0.08 + 0.06 * rows) * 3.2 / fig.get_figheight())
+
+
+def plain_log(ax, axis: str = "both") -> None:
+    """Log scale with plain numbers (0.5, 1, 2) on major ticks and unlabelled minor ticks, so
+    tick labels never run into each other."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for name in ("x", "y") if axis == "both" else (axis,):
+        getattr(ax, f"set_{name}scale")("log")
+        target = getattr(ax, f"{name}axis")
+        target.set_major_formatter(plain)
+        target.set_minor_formatter(NullFormatter())

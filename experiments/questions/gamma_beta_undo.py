@@ -356,8 +356,7 @@ def figure_gamma_sigma(ctx, units, arms, depth):
             line = np.array([max(lo, 1e-2), hi])
             ax.plot(line, line, color="black", linewidth=0.8, linestyle="--",
                     label="undo: gamma = sigma_B" if i == 0 else None)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        figures.plain_log(ax)
         ax.set_xlabel(f"sigma_B, layer {i}")
         if i == 0:
             ax.set_ylabel("|gamma|")
@@ -383,7 +382,7 @@ def figure_undo_gap(ctx, curves, steps, arms, main):
                    f"{SHORT[arm]}: gamma, beta left at 1, 0", idx, log=True, linestyle=":",
                    marker="")
     ax.axhline(UNDO_TOLERANCE, color="grey", linewidth=0.8)
-    ax.set_yscale("log")
+    figures.plain_log(ax, "y")
     ax.set_xlabel("training step")
     ax.set_ylabel("undo distance (median over units)")
     ax.set_title("Distance of the units from undoing the norm (0 = undone)")
@@ -430,7 +429,7 @@ def figure_input_shift(ctx, curves, steps, arms, main, depth):
         for arm in arms:
             _band_over(ax, mid, curves[(arm, main)]["input_shift"][:, :, i], SHORT[arm],
                        ARMS.index(arm), log=True)
-        ax.set_yscale("log")
+        figures.plain_log(ax, "y")
         ax.set_xlabel(f"step, layer {i}")
     axes[0, 0].set_ylabel(f"movement per {PER_STEPS} steps")
     axes[0, 0].legend(fontsize=7)
@@ -473,7 +472,7 @@ def figure_ics_landscape(ctx, cells, curves, steps, arms, main, depth):
     axes[1, 1].set_title("Effective beta-smoothness")
     for ax in axes[1]:
         ax.set_xlabel("training step")
-        ax.set_yscale("log")
+        figures.plain_log(ax, "y")
     axes[0, 0].legend(fontsize=6, loc="upper left")
     return figures.save(fig, ctx, "ics_landscape",
                         "Santurkar et al.'s probes on the training batch: internal covariate "
