@@ -139,3 +139,16 @@ def test_schedule_reaches_the_optimizer(data):
     factor = 0.5 * (1 + np.cos(np.pi * 19 / 20))
     np.testing.assert_allclose(t.optimizer.lr.numpy(), np.array([0.1, 0.2, 0.4]) * factor,
                                rtol=1e-6)
+
+
+def test_training_is_deterministic_on_cpu_for_given_seeds(data):
+    spec = models.ModelSpec(kind="mlp", width=16, depth=2, norm="noisy_batchnorm",
+                            norm_options={"level": 1.0})
+    cfg = trainer.TrainConfig(batch_size=16, steps=30, lr=0.05, n_evals=2)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(123)  # the noise draws come from the global generator
+        model = models.build(spec, SEEDS, data.n_features, data.n_classes)
+        runs.append(trainer.train(model, data, cfg, SEEDS).metrics)
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name])
