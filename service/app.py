@@ -36,11 +36,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    warm_up()
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         # /readyz reads the schema revision on every probe; Alembic would log each time.
         logging.getLogger("alembic").setLevel(logging.WARNING)
     return app
+
+
+def warm_up() -> None:
+    """Load the catalog's question modules (and with them torch) now, not on the first
+    request: otherwise each web worker's first POST /questions pays over a second for it."""
+    from experiments import catalog
+
+    catalog.types()
 
 
 def init_dispatcher(app: Flask) -> None:
