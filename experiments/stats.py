@@ -43,10 +43,6 @@ class Estimate:
     def ci95(self) -> list[float]:
         return [self.lo, self.hi]
 
-    @property
-    def half_width(self) -> float:
-        return (self.hi - self.lo) / 2
-
     def excludes_zero(self) -> bool:
         return self.n >= 2 and (self.lo > 0 or self.hi < 0)
 
@@ -74,28 +70,10 @@ def paired_diff(a: Sequence[float], b: Sequence[float]) -> Estimate:
     return mean_ci(x[keep] - y[keep])
 
 
-def unpaired_diff(a: Sequence[float], b: Sequence[float]) -> Estimate:
-    """Welch CI of mean(a) - mean(b) for independent samples."""
-    x = np.asarray(a, dtype=float)
-    y = np.asarray(b, dtype=float)
-    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-    if x.size < 2 or y.size < 2:
-        d = float(x.mean() - y.mean()) if x.size and y.size else math.nan
-        return Estimate(d, d, d, min(x.size, y.size))
-    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se = math.sqrt(vx + vy)
-    d = float(x.mean() - y.mean())
-    if se == 0:
-        return Estimate(d, d, d, int(min(x.size, y.size)))
-    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
-    half = t_quantile_975(max(1, int(df))) * se
-    return Estimate(d, d - half, d + half, int(min(x.size, y.size)))
-
-
-def fmt(value: float, digits: int = 2, percent: bool = False) -> str:
+def fmt(value: float, digits: int = 2) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
-    return f"{100 * value:.{max(digits - 2, 0)}f}%" if percent else f"{value:.{digits}f}"
+    return f"{value:.{digits}f}"
 
 
 def fmt_ci(est: Estimate, digits: int = 2) -> str:
