@@ -103,6 +103,11 @@ def compare(diff: Estimate, a_name: str, b_name: str, metric: str,
     return f"{metric} of {a_name} is {word} than {b_name} by {fmt(abs(diff.mean), digits)} ({ci})"
 
 
+def sentence(text: str) -> str:
+    """A compare() phrase used as a sentence of its own: capitalised first letter."""
+    return text[:1].upper() + text[1:]
+
+
 def direction(diff: Estimate) -> int:
     """+1 / -1 when the CI excludes zero on that side, 0 when no reliable difference."""
     if not diff.excludes_zero():

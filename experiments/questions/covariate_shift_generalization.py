@@ -45,7 +45,17 @@ from ..errors import ParamError
 from ..params import Param, Schema, seeds_param
 from ..references import cite
 from ..result import Result, RunContext, provenance
-from ..stats import Estimate, compare, direction, fmt, fmt_ci, mean_ci, metric_cells, paired_diff
+from ..stats import (
+    Estimate,
+    compare,
+    direction,
+    fmt,
+    fmt_ci,
+    mean_ci,
+    metric_cells,
+    paired_diff,
+    sentence,
+)
 from ..trainer import TrainConfig, Trainer, member_accuracy
 
 ID = "covariate_shift_generalization"
@@ -549,7 +559,7 @@ def write_up(p: dict, cells: list[Cell], per_cell: dict[Cell, dict]) -> tuple[st
             lines.append(f"- With and without batch norm: {cmp(bn, plain)}; "
                          f"{cmp(bn, plain, 'gap', 'train-test gap')}.")
         for c in noisy:
-            lines.append(f"- {_cap(cmp(c, bn))}; {cmp(c, bn, 'gap', 'train-test gap')}; "
+            lines.append(f"- {sentence(cmp(c, bn))}; {cmp(c, bn, 'gap', 'train-test gap')}; "
                          f"{cmp(c, bn, 'train_acc', 'training accuracy')}.")
             lines.append(
                 f"- Training under noise level {c.noise:g}, accuracy on training batches as "
@@ -558,11 +568,11 @@ def write_up(p: dict, cells: list[Cell], per_cell: dict[Cell, dict]) -> tuple[st
                 f"{fmt_ci(mean_ci(v(bn, trained)))}; "
                 f"{cmp(c, bn, trained, 'accuracy as trained')}.")
         for c in ghosts:
-            lines.append(f"- {_cap(cmp(c, bn))}; {cmp(c, bn, 'gap', 'train-test gap')}.")
+            lines.append(f"- {sentence(cmp(c, bn))}; {cmp(c, bn, 'gap', 'train-test gap')}.")
         for c in shifted:
-            lines.append(f"- {_cap(cmp(c, bn))}.")
+            lines.append(f"- {sentence(cmp(c, bn))}.")
         for c in aug:
-            lines.append(f"- {_cap(cmp(c, bn, 'shifted_test_acc', 'shifted test accuracy'))}; "
+            lines.append(f"- {sentence(cmp(c, bn, 'shifted_test_acc', 'shifted test accuracy'))}; "
                          f"{cmp(c, bn)}.")
     for c in noisy:
         twin = Cell("noisy_no_norm", c.noise)
@@ -573,9 +583,9 @@ def write_up(p: dict, cells: list[Cell], per_cell: dict[Cell, dict]) -> tuple[st
                 f"{cmp(c, twin, trained, 'accuracy as trained')}.")
     if "no_norm" in have:
         for c in noisy_plain:
-            lines.append(f"- {_cap(cmp(c, plain))}.")
+            lines.append(f"- {sentence(cmp(c, plain))}.")
         for c in (c for c in cells if c.arm == "input_shift_no_norm"):
-            lines.append(f"- {_cap(cmp(c, plain))}; "
+            lines.append(f"- {sentence(cmp(c, plain))}; "
                          f"{cmp(c, plain, 'shifted_test_acc', 'shifted test accuracy')}.")
 
     lines += ["", "### Why", "",
@@ -642,10 +652,6 @@ def noise_cost(per_cell: dict[Cell, dict], noisy: list[Cell]) -> str:
                      f"batch norm's accuracy as trained and {fmt(mean_ci(loss_plain).mean)} off "
                      f"the network without a norm: {verdict[direction(diff)]}")
     return (" In this run, " + "; ".join(parts) + ".") if parts else ""
-
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
 
 
 title, question = planned_entry(ID)

@@ -20,7 +20,7 @@ from ..catalog import QuestionType, planned_entry
 from ..params import Param, Schema, seeds_param
 from ..references import cite
 from ..result import Result, RunContext, provenance
-from ..stats import compare, direction, fmt, fmt_ci, mean_ci, metric_cells, paired_diff
+from ..stats import compare, direction, fmt, fmt_ci, mean_ci, metric_cells, paired_diff, sentence
 from ..trainer import History, TrainConfig, Trainer
 
 ID = "small_batch_statistics"
@@ -347,8 +347,9 @@ def write_up(p, per_cell, rows, batch_sizes, arms) -> tuple[str, str]:
         lines.append(f"| {LABELS[arm]} | " + " | ".join(cells) + " |")
     lines += ["", "### Evidence", ""]
     if {"ewa_forward", "batchnorm"} <= have:
+        vs_bn = sentence(cmp("ewa_forward", "batchnorm", small))
         lines.append(f"- Your idea at batch {small}: {est('ewa_forward', small)}; batch norm "
-                     f"{est('batchnorm', small)}. {_cap(cmp('ewa_forward', 'batchnorm', small))}.")
+                     f"{est('batchnorm', small)}. {vs_bn}.")
         lines.append(f"- At batch {normal}: {cmp('ewa_forward', 'batchnorm', normal)}.")
         lines.append("- Drift of the biases feeding each norm (norm at the end over the "
                      f"start) at batch {small}: " + compare(
@@ -359,9 +360,9 @@ def write_up(p, per_cell, rows, batch_sizes, arms) -> tuple[str, str]:
             lines.append(f"- {fmt(div['ewa_forward'] * 100, 0)}% of the running-average runs "
                          f"diverged at batch {small}.")
     for a in fixes:
-        lines.append(f"- {_cap(cmp(a, 'batchnorm', small))}.")
+        lines.append(f"- {sentence(cmp(a, 'batchnorm', small))}.")
     if "no_norm" in have and "batchnorm" in have:
-        lines.append(f"- {_cap(cmp('batchnorm', 'no_norm', small))}; "
+        lines.append(f"- {sentence(cmp('batchnorm', 'no_norm', small))}; "
                      f"{cmp('batchnorm', 'no_norm', normal)}.")
     if "batchnorm" in have:
         gap = paired_diff(per_cell[("batchnorm", small)]["train_mode_test_acc"],
@@ -377,7 +378,7 @@ def write_up(p, per_cell, rows, batch_sizes, arms) -> tuple[str, str]:
             f"(median relative error): {fmt(err_small.mean)} at batch {small}, "
             f"{fmt(err_big.mean)} at batch {batch_sizes[-1]}.")
         lines.append(f"- Recalibrating batch norm's statistics on the whole training set after "
-                     f"training (PreciseBN): {_cap(cmp('precise_bn', 'batchnorm', small))}.")
+                     f"training (PreciseBN): {sentence(cmp('precise_bn', 'batchnorm', small))}.")
     lines += ["", "### Why", "",
               "Batch norm computes the mean and variance of the current batch *inside* the "
               "gradient computation, so each gradient step accounts for how the statistics "
@@ -402,10 +403,6 @@ def write_up(p, per_cell, rows, batch_sizes, arms) -> tuple[str, str]:
               "ranking at small batch can change. Differences marked as not reliable are "
               "within the seed-to-seed noise of this run."]
     return " ".join(answer), "\n".join(lines) + "\n"
-
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
 
 
 title, question = planned_entry(ID)

@@ -54,3 +54,14 @@ def check_row(row: dict) -> None:
             assert 0.0 <= value <= 1.0, f"{key}={value} is not a fraction"
         if isinstance(value, float):
             assert math.isfinite(value)
+
+
+def check_rejected(type_id: str, override: dict, field: str) -> None:
+    """A bad parameter is refused with a ParamError naming that field."""
+    import pytest
+
+    from experiments.errors import ParamError
+
+    with pytest.raises(ParamError) as err:
+        catalog.get(type_id).resolve("smoke", override)
+    assert err.value.field == field

@@ -10,7 +10,7 @@ from experiments import augment, catalog, models, norms
 from experiments.errors import ParamError
 from experiments.questions import covariate_shift_generalization as csg
 
-from .result_checks import check_result
+from .result_checks import check_rejected, check_result
 
 ID = "covariate_shift_generalization"
 
@@ -130,9 +130,7 @@ def test_noise_stays_out_of_the_last_hidden_layer():
     ({"nope": 1}, "nope"),
 ])
 def test_bad_parameters_are_rejected_with_the_field(override, field):
-    with pytest.raises(ParamError) as err:
-        catalog.get(ID).resolve("smoke", override)
-    assert err.value.field == field
+    check_rejected(ID, override, field)
 
 
 @pytest.mark.parametrize("ghost", [12, 32])

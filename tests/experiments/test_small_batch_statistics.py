@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from experiments import catalog
-from experiments.errors import ParamError
 
-from .result_checks import check_result
+from .result_checks import check_rejected, check_result
 
 ID = "small_batch_statistics"
 
@@ -57,6 +56,4 @@ def test_figures_are_the_three_promised(result):
     ({"nope": 1}, "nope"),
 ])
 def test_bad_parameters_are_rejected_with_the_field(override, field):
-    with pytest.raises(ParamError) as err:
-        catalog.get(ID).resolve("smoke", override)
-    assert err.value.field == field
+    check_rejected(ID, override, field)
