@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verdict, findings, reproduce and key_figure added
 
 ProgressFn = Callable[[float, str], None]
 
@@ -73,6 +73,10 @@ class Result:
     figures: list[Figure]
     references: list[Reference]
     provenance: dict[str, Any]
+    verdict: Any = None  # experiments.findings.Verdict
+    findings: list[Any] = field(default_factory=list)  # experiments.findings.Finding
+    reproduce: str | None = None  # the `bnlab run` command that reruns exactly this
+    key_figure: str | None = None  # name of the figure shown right after the answer
 
     def to_json(self) -> dict:
         return {
@@ -88,6 +92,10 @@ class Result:
                         for f in self.figures],
             "references": [r.to_json() for r in self.references],
             "provenance": self.provenance,
+            "verdict": self.verdict.to_json() if self.verdict is not None else None,
+            "findings": [f.to_json() for f in self.findings],
+            "reproduce": self.reproduce,
+            "key_figure": self.key_figure,
         }
 
     def write(self, out_dir: Path | str) -> Path:

@@ -247,8 +247,29 @@ FIGURE = Schema("Figure", "A figure of a result, served as image/png.", (
     Field("caption", "string", required=True),
     Field("url", "string", required=True, format="uri-reference"),
 ))
+FINDING = Schema("Finding", "One measured claim: a sentence and the comparison behind it.", (
+    Field("key", "string", required=True),
+    Field("text", "string", "One plain sentence.", required=True),
+    Field("metric", "string", nullable=True),
+    Field("a", "string", nullable=True),
+    Field("b", "string", nullable=True),
+    Field("mean_a", "number", nullable=True),
+    Field("mean_b", "number", nullable=True),
+    Field("diff", "number", "a - b, or a / b when scale is ratio.", nullable=True),
+    Field("diff_ci95", "array", nullable=True, items="number"),
+    Field("n", "integer", "Seeds behind the comparison.", nullable=True),
+    Field("direction", "integer", "+1 / -1: reliably above / below; 0: neither.",
+          enum=(-1, 0, 1)),
+    Field("scale", "string", enum=("difference", "ratio", "estimate")),
+    Field("importance", "number", minimum=0, maximum=1),
+), open=True)
+VERDICT = Schema("Verdict", "The answer in plain words and the findings it rests on.", (
+    Field("text", "string", required=True),
+    Field("findings", "array", required=True, items="string"),
+))
 RESULT = Schema("Result", "The result contract of architecture.md, with figures as URLs.", (
-    Field("schema", "integer", required=True),
+    Field("schema", "integer", "2 with verdict and findings; 1 for older results.",
+          required=True),
     Field("question_type", "string", required=True),
     Field("title", "string", required=True),
     Field("answer", "string", "2-4 sentences quoting measured numbers.", required=True),
@@ -259,6 +280,12 @@ RESULT = Schema("Result", "The result contract of architecture.md, with figures 
     Field("figures", "array", required=True, schema=FIGURE),
     Field("references", "array", required=True, items="object"),
     Field("provenance", "object", required=True),
+    Field("verdict", "object", "Schema 2.", nullable=True, schema=VERDICT),
+    Field("findings", "array", "Schema 2.", schema=FINDING),
+    Field("reproduce", "string", "The bnlab run command that reruns it (schema 2).",
+          nullable=True),
+    Field("key_figure", "string", "Name of the figure to show first (schema 2).",
+          nullable=True),
 ), open=True)
 JOB = Schema("Job", "One experiment run: its state, and its result once it succeeded.", (
     Field("id", "integer", required=True),

@@ -88,7 +88,8 @@ CHOICES = {"optimizer": ("sgd", "adam"), "model": ("mlp", "cnn")}
 
 # canonical name -> schema parameter names that mean the same setting, in order of preference
 ALIASES = {
-    "batch_size": ("batch_size", "batch_sizes"),
+    # asked_*: the asker's own values, run beside the type's own sweep rather than instead
+    "batch_size": ("asked_batch_sizes", "batch_size", "batch_sizes"),
     "lr": ("lr", "lrs", "learning_rate", "learning_rates"),
     "optimizer": ("optimizer", "optimizers"),
     "model": ("model", "models"),
@@ -106,6 +107,9 @@ class Extracted:
         self.values: dict[str, Any] = {}
         self.errors: dict[str, str] = {}
         self.notes: list[str] = []
+        # Values offered as an illustration ("say 32"): never a setting, but a type that asks
+        # for the asker's own values (a parameter named asked_<name>s) runs them too.
+        self.examples: dict[str, list[float]] = {}
 
 
 def extract(text: str) -> Extracted:
@@ -132,9 +136,8 @@ def _read_numbers(low: str, name: str, rxs: list[str], out: Extracted) -> None:
             numbers = [float(n.rstrip("%")) / (100 if n.endswith("%") else 1)
                        for g in groups for n in re.findall(NUM + "%?", g)]
             if _HEDGE.search(low[max(0, match.start() - 30):match.start(1)]):
-                shown = ", ".join(_fmt(n) for n in numbers)
-                out.notes.append(f"{name}: {shown} is given as an example, not a setting; "
-                                 "not used")
+                out.examples.setdefault(name, []).extend(
+                    n for n in numbers if n not in out.examples.get(name, []))
                 continue
             found.extend(n for n in numbers if n not in found)
         if found:
@@ -207,11 +210,20 @@ def validate(type_id: str, found: Extracted) -> tuple[dict, dict, list[str]]:
     errors = dict(found.errors)
     notes = list(found.notes)
     schema = schema_for(type_id)
+    names = {p.name: p for p in schema.params} if schema is not None else {}
+    for canonical, shown in found.examples.items():
+        asked = names.get(f"asked_{canonical}s")
+        if asked is not None and canonical not in params:
+            params[canonical] = [int(v) if float(v).is_integer() else v for v in shown]
+            notes.append(f"{canonical}: {', '.join(map(_fmt, shown))} is given as an example; "
+                         f"run as the asker's own value")
+        else:
+            notes.append(f"{canonical}: {', '.join(map(_fmt, shown))} is given as an example, "
+                         "not a setting; not used")
     if schema is None:
         return params, errors, notes
     from experiments.errors import ParamError
 
-    names = {p.name: p for p in schema.params}
     validated: dict[str, Any] = {}
     for canonical, value in params.items():
         target = next((names[a] for a in ALIASES.get(canonical, (canonical,)) if a in names),
