@@ -21,6 +21,8 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; margin-top: 2.5rem;
 h3, h4, h5, h6 { font-size: 1.05rem; }
 blockquote { margin: 0.5rem 0; padding: 0.25rem 1rem; border-left: 4px solid #ccc;
   color: #444; white-space: pre-wrap; }
+details { margin: 1rem 0; } summary { cursor: pointer; color: #0b5394; }
+.reproduce code { font-size: 0.85rem; }
 .answer { font-size: 1.05rem; background: #f4f8fb; padding: 0.75rem 1rem;
   border-radius: 6px; }
 .meta, figcaption, .provenance { color: #555; font-size: 0.9rem; }
@@ -75,31 +77,72 @@ def _ask_section(number: int, ask: Ask) -> str:
         reason = f": {job.error}" if job.error else ""
         out.append(f'<p class="failed">Job {job.id} is {escape(job.state)}{escape(reason)}</p>')
         return "\n".join(out)
+    images = {figure.name: figure for figure in job.figures}
+    entries = [e for e in result.get("figures", []) if e["name"] in images]
+    if result.get("schema", 1) >= 2:
+        return "\n".join(out + _findings_section(result, entries, images, job))
     summary = result.get("summary_markdown", "")
     if result["answer"] not in summary:  # summaries usually open with the answer already
         out.append(f'<p class="answer">{inline(result["answer"])}</p>')
     out.append(to_html(_without_title(summary, title), heading_offset=1))
-    images = {figure.name: figure for figure in job.figures}
-    for entry in result.get("figures", []):
-        figure = images.get(entry["name"])
-        if figure is None:
-            continue
-        data = base64.b64encode(figure.data).decode("ascii")
-        caption = entry.get("caption", "")
-        out.append(f'<figure><img src="data:{escape(figure.content_type)};base64,{data}" '
-                   f'alt="{escape(caption)}"><figcaption>{inline(caption)}</figcaption>'
-                   "</figure>")
-    references = result.get("references") or []
-    if references:
-        out.append("<h3>References</h3><ul>")
-        for ref in references:
-            text = escape(f"{ref.get('title', '')} ({ref.get('year', '')})")
-            url = safe_url(str(ref.get("url", "")))
-            out.append(f'<li><a href="{escape(url)}">{text}</a></li>' if url
-                       else f"<li>{text}</li>")
-        out.append("</ul>")
+    out += [_figure(entry, images) for entry in entries]
+    out += _references(result)
     out.append(_provenance(job, result))
     return "\n".join(out)
+
+
+def _findings_section(result: dict, entries: list[dict], images: dict, job) -> list[str]:
+    """Schema 2: the answer (verdict first) and the key figure, then everything else folded."""
+    verdict = (result.get("verdict") or {}).get("text", "")
+    answer = result["answer"]
+    rest = answer[len(verdict):].strip() if verdict and answer.startswith(verdict) else answer
+    out = [f'<p class="answer"><strong>{inline(verdict)}</strong> {inline(rest)}</p>'
+           if verdict else f'<p class="answer">{inline(answer)}</p>']
+    key = result.get("key_figure")
+    out += [_figure(e, images) for e in entries if e["name"] == key]
+    out.append("<details><summary>How this was measured: the cells, every finding, why, "
+               "and the limits</summary>")
+    out.append(to_html(_summary_body(result.get("summary_markdown", "")), heading_offset=1))
+    out += [_figure(e, images) for e in entries if e["name"] != key]
+    out += _references(result)
+    out.append("</details>")
+    if result.get("reproduce"):
+        out.append(f'<p class="reproduce">Reproduce: <code>{escape(result["reproduce"])}'
+                   "</code></p>")
+    out.append(_provenance(job, result))
+    return out
+
+
+def _summary_body(summary: str) -> str:
+    """The summary less what the section already shows: its title, the answer, the key
+    figure and the reproduce line."""
+    lines = summary.split("\n")
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    skip = ("**Answer.**", "![", "Reproduce: `")
+    return "\n".join(line for line in lines if not line.startswith(skip))
+
+
+def _figure(entry: dict, images: dict) -> str:
+    figure = images[entry["name"]]
+    data = base64.b64encode(figure.data).decode("ascii")
+    caption = entry.get("caption", "")
+    return (f'<figure><img src="data:{escape(figure.content_type)};base64,{data}" '
+            f'alt="{escape(caption)}"><figcaption>{inline(caption)}</figcaption></figure>')
+
+
+def _references(result: dict) -> list[str]:
+    references = result.get("references") or []
+    if not references:
+        return []
+    out = ["<h3>References</h3><ul>"]
+    for ref in references:
+        text = escape(f"{ref.get('title', '')} ({ref.get('year', '')})")
+        url = safe_url(str(ref.get("url", "")))
+        out.append(f'<li><a href="{escape(url)}">{text}</a></li>' if url
+                   else f"<li>{text}</li>")
+    out.append("</ul>")
+    return out
 
 
 def _without_title(summary: str, title: str) -> str:

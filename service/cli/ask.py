@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -130,8 +131,11 @@ def report(db, question_id: int, out: Path, finished: bool) -> int:
             if job is None:
                 print(f"   {ask.note}")
             elif job.result is not None:
-                print(f"   {job.result.data['title']}\n")
-                print(job.result.data["answer"])
+                data = job.result.data
+                print(f"   {data['title']}\n")
+                print(textwrap.fill(data["answer"], width=96))
+                if data.get("reproduce"):
+                    print(f"\n   reproduce: {data['reproduce']}")
             else:
                 ok = False
                 print(f"   job {job.id} is {job.state}" + (f": {job.error}" if job.error else ""))

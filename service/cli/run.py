@@ -51,6 +51,8 @@ def run(args) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print(result.answer)
+        if result.reproduce:
+            print(f"\nreproduce: {result.reproduce}")
         print()
         print(f"wrote {out / 'result.json'} and {len(result.figures)} figures "
               f"in {result.provenance['duration_s']:.1f} s")

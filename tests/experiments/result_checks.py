@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from experiments import catalog
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KEYS = {"schema", "question_type", "title", "answer", "summary_markdown", "params", "preset",
-        "rows", "figures", "references", "provenance"}
+        "rows", "figures", "references", "provenance", "verdict", "findings", "reproduce",
+        "key_figure"}
+FINDING_KEYS = {"key", "text", "metric", "a", "b", "mean_a", "mean_b", "diff", "diff_ci95", "n",
+                "direction", "scale", "importance"}
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?")
 PROVENANCE = {"code_version", "torch", "device", "seeds", "dataset", "started_at",
               "duration_s"}
 
@@ -19,12 +24,14 @@ def check_result(out_dir: Path, type_id: str, preset: str = "smoke") -> dict:
     """Load result.json from out_dir and check it against the contract; returns it."""
     data = json.loads((out_dir / "result.json").read_text())
     assert set(data) == KEYS
-    assert data["schema"] == 1
+    assert data["schema"] == 2
     assert data["question_type"] == type_id
     assert data["preset"] == preset
     assert data["title"] == catalog.get(type_id).title
-    assert 2 <= data["answer"].count(". ") + 1 and len(data["answer"]) > 80
+    check_answer(data)
     assert data["summary_markdown"].startswith("## ")
+    assert data["reproduce"].startswith(f"bnlab run {type_id} --preset {preset}")
+    assert data["summary_markdown"].rstrip().endswith(f"`{data['reproduce']}`")
     assert PROVENANCE <= set(data["provenance"])
     assert data["provenance"]["seeds"] == list(range(data["params"]["seeds"]))
     assert data["references"] and all(
@@ -33,12 +40,31 @@ def check_result(out_dir: Path, type_id: str, preset: str = "smoke") -> dict:
     for row in data["rows"]:
         assert "arm" in row
         check_row(row)
+        assert row["n_seeds"] == data["params"]["seeds"], "every seed counts, diverged or not"
+        assert 0.0 <= row["diverged"] <= 1.0
     assert data["figures"]
     for fig in data["figures"]:
         path = out_dir / fig["file"]
         assert path.read_bytes()[:8] == PNG_MAGIC, f"{fig['file']} is not a PNG"
         assert fig["caption"] and fig["name"]
     return data
+
+
+def check_answer(data: dict) -> None:
+    """Verdict first, short sentences, and every number in the answer taken from a finding."""
+    from experiments.writeup import ANSWER_WORDS, SENTENCE_WORDS, sentences
+
+    answer, verdict, findings = data["answer"], data["verdict"], data["findings"]
+    assert findings and all(set(f) == FINDING_KEYS for f in findings)
+    keys = {f["key"] for f in findings}
+    assert set(verdict["findings"]) <= keys
+    assert answer.startswith(verdict["text"])
+    assert len(answer.split()) <= ANSWER_WORDS, answer
+    for sentence in sentences(answer):
+        assert len(sentence.split()) <= SENTENCE_WORDS, sentence
+    quoted = set(NUMBER.findall(" ".join(f["text"] for f in findings)))
+    for number in NUMBER.findall(answer):
+        assert number in quoted, f"{number} in the answer comes from no finding"
 
 
 def check_row(row: dict) -> None:

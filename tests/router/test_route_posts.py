@@ -43,10 +43,19 @@ def test_seed_whole_file_ignores_the_reply_below_it(seed_text):
     assert not any("DeepLearning.AI" in a.excerpt for a in routing.asks)
 
 
-def test_seed_example_batch_size_is_a_note_not_a_parameter(seed_text):
+def test_seed_example_batch_size_is_run_as_the_askers_own_not_as_the_sweep(seed_text):
     small_batch = route(seed_text).asks[2]
     assert not {"batch_size", "batch_sizes"} & set(small_batch.params)
+    assert small_batch.params["asked_batch_sizes"] == [32]
     assert any("32" in note and "example" in note for note in small_batch.notes)
+
+
+def test_an_example_number_is_not_used_by_a_type_without_asked_values():
+    ask = route("If backprop can pick any gamma and beta, why doesn't it undo batch norm, "
+                "with a small batch (say 64 samples)?").asks[0]
+    assert ask.type == "gamma_beta_undo"
+    assert "batch_size" not in ask.params
+    assert any("64" in note and "not used" in note for note in ask.notes)
 
 
 def test_project_example_post_asks_the_same_three_questions():

@@ -73,7 +73,7 @@ OVERSIZE = "why not use running averages? " * 700  # 21,000 characters
     ({"json": {"text": SMALL_BATCH, "colour": "blue"}}, 422, {"colour"}),
     ({"json": {"text": "With a batch size of 100000, why not use the running averages of "
                        "batch norm during training?", "preset": "smoke"}}, 422,
-     {"asks[0].params.batch_sizes"}),
+     {"asks[0].params.asked_batch_sizes"}),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(client, auth, dispatcher, database,
                                                      kwargs, status, fields):

@@ -64,7 +64,7 @@ def test_parameters_out_of_range_write_nothing(database, settings):
     with database.session() as session, pytest.raises(InvalidQuestion) as caught:
         submit_question(session, text, preset="smoke", dispatcher=Recorder(),
                         settings=settings)
-    assert "asks[0].params.batch_sizes" in caught.value.fields
+    assert "asks[0].params.asked_batch_sizes" in caught.value.fields
     assert counts(database) == (0, 0, 0)
 
 
