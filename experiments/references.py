@@ -34,6 +34,11 @@ _ALL = [
               "https://arxiv.org/abs/2003.00152"),
     Reference("teye2018", "Bayesian Uncertainty Estimation for Batch Normalized Deep Networks "
               "(Teye, Azizpour & Smith)", 2018, "https://arxiv.org/abs/1802.06455"),
+    Reference("ba2016", "Layer Normalization (Ba, Kiros & Hinton)", 2016,
+              "https://arxiv.org/abs/1607.06450"),
+    Reference("ulyanov2016", "Instance Normalization: The Missing Ingredient for Fast "
+              "Stylization (Ulyanov, Vedaldi & Lempitsky)", 2016,
+              "https://arxiv.org/abs/1607.08022"),
     Reference("greydanus2020", "Scaling down Deep Learning with MNIST-1D (Greydanus & Kobak)",
               2020, "https://arxiv.org/abs/2011.14439"),
 ]

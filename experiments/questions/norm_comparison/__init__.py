@@ -1,0 +1,78 @@
+"""norm_comparison: "batch norm, layer norm, group norm or instance norm: which should I use?"
+
+Every normalization trains on the MNIST-1D CNN (where instance and group norm differ from
+layer norm) and the MLP, over batch sizes from tiny to normal at equal epochs, all arms and
+seeds of one network and batch size in one batched model (Wu & He 2018 is the reference
+comparison). Modules: `spec`, `measure`, `findings`, `figures`.
+"""
+
+from __future__ import annotations
+
+from ... import datasets
+from ...catalog import QuestionType, planned_entry
+from ...references import cite
+from ...result import Result, RunContext
+from ...writeup import build_result, load_text, mean_pm, table
+from . import figures
+from .findings import findings, verdict
+from .measure import measure
+from .spec import ID, LABELS, MODEL_NAMES, SCHEMA, batch_sizes, check, normal_batch
+
+
+def run(ctx: RunContext) -> Result:
+    p = ctx.params
+    check(p)
+    data = datasets.load("mnist1d", num_samples=p["num_samples"])
+    cells = measure(ctx, data)
+    ctx.progress(0.97, "figures and summary")
+    sizes = batch_sizes(p)
+    small, normal = sizes[0], normal_batch(p)
+    models = p["models"]
+    found = findings(cells, models, small, normal)
+    rows = cells.rows()
+    figs = [figures.figure_accuracy(ctx, rows, models),
+            figures.figure_train_loss(ctx, rows, models)]
+    values = text_values(p, data, sizes)
+    return build_result(
+        ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA,
+        verdict=verdict(found, models[0], small, normal), findings=found, rows=rows,
+        figures=figs, references=cite("wu2018", "ba2016", "ulyanov2016", "ioffe2015",
+                                      "greydanus2020"),
+        dataset=data.describe(), setup=load_text(__name__, "setup.md", values),
+        cells_table=cells_table(rows, models, sizes), why=load_text(__name__, "why.md", {}),
+        limits=load_text(__name__, "limits.md", values))
+
+
+def text_values(p: dict, data: datasets.Dataset, sizes: list[int]) -> dict:
+    nets = []
+    if "cnn" in p["models"]:
+        nets.append(f"a 1-D CNN with {p['cnn_depth']} conv layers of {p['cnn_channels']} "
+                    "channels")
+    if "mlp" in p["models"]:
+        nets.append(f"an MLP with {p['mlp_depth']} hidden layers of {p['mlp_width']} units")
+    instance = "instancenorm" in p["arms"]
+    mlp = "mlp" in p["models"]
+    return {**p, "n_train": len(data.y_train), "n_test": len(data.y_test),
+            "networks": " and ".join(nets), "sizes": ", ".join(map(str, sizes)),
+            "epochs_text": f"{p['epochs']} epoch" + ("s" if p["epochs"] != 1 else ""),
+            "instance_note": " (run on the CNN only: an MLP unit has one value per sample, "
+                             "so there is nothing to normalize over)" if instance and mlp
+                             else "",
+            "instance_limit": "; the MLP was not run" if "mlp" not in p["models"] else ""}
+
+
+def cells_table(rows: list[dict], models: list[str], sizes: list[int]) -> str:
+    body = []
+    for model in models:
+        for arm in LABELS:
+            by_size = {r["batch_size"]: r for r in rows
+                       if r["arm"] == arm and r["model"] == model}
+            if by_size:
+                body.append([MODEL_NAMES[model], LABELS[arm]]
+                            + [mean_pm(by_size[b], "test_acc") if b in by_size else "-"
+                               for b in sizes])
+    return table(["network", "test accuracy", *(f"batch {b}" for b in sizes)], body)
+
+
+title, question = planned_entry(ID)
+QUESTION = QuestionType(ID, title, question, SCHEMA, run)
