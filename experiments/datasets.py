@@ -63,13 +63,25 @@ def _cached(name: str, args: dict[str, Any], make: Callable[[], dict[str, np.nda
     return arrays
 
 
-def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -> Dataset:
-    """MNIST-1D with the package's default arguments (4,000 train / 1,000 test, 40 features)."""
+# Generation arguments a caller may change to make a shifted variant of MNIST-1D (other
+# shear, noise or scale): the same classes, a different input distribution.
+VARIANT_ARGS = ("shear_scale", "corr_noise_scale", "iid_noise_scale", "scale_coeff")
+
+
+def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42,
+            **variant: float) -> Dataset:
+    """MNIST-1D with the package's default arguments (4,000 train / 1,000 test, 40 features),
+    or a variant with some of VARIANT_ARGS changed."""
     from mnist1d.data import get_dataset_args, make_dataset
 
+    unknown = sorted(set(variant) - set(VARIANT_ARGS))
+    if unknown:
+        raise ParamError("dataset", f"unknown MNIST-1D argument(s) {', '.join(unknown)}; "
+                         f"valid: {', '.join(VARIANT_ARGS)}")
     args = get_dataset_args(as_dict=True)
     args.pop("url", None)  # never used: the data is generated, not downloaded
     args.update(num_samples=int(num_samples), train_split=float(train_split), seed=int(seed))
+    args.update({k: float(v) for k, v in variant.items()})
 
     def make() -> dict[str, np.ndarray]:
         # make_dataset seeds NumPy's global generator; keep the caller's state intact.

@@ -130,6 +130,8 @@ def compare(key: str, metric: str, a: Side, b: Side, *, importance: float = 0.5,
     else:
         diff, lo, hi = est.mean, est.lo, est.hi
     direction = _direction(est)
+    if all(abs(v) < 0.5 * 10**-digits for v in (lo, hi) if math.isfinite(v)):
+        digits += 1  # an interval that would print as "0.00 to 0.00" gets one more digit
     base = RATIO_TEXT if ratio else DEFAULT_TEXT
     template = FEW_SEEDS_TEXT if est.n < 2 else (texts or base).get(direction, base[direction])
     template = prefix + template  # e.g. "At batch {batch}, " before the comparison
