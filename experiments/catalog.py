@@ -105,6 +105,7 @@ _READY: tuple[str, ...] = (
     "covariate_shift_generalization",
     "norm_comparison",
     "train_eval_gap",
+    "weight_decay",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).

@@ -192,10 +192,16 @@ def divergence(key: str, side: Side, scored_as: str, importance: float = 0.9,
 def fill(template: str, words: Mapping[str, Any], numbers: Mapping[str, float],
          digits: int) -> str:
     """Fill a template: `numbers` in the one number format, `words` as they are (ints in
-    `words` get thousands separators too). A missing placeholder is a programming error."""
+    `words` get thousands separators, floats their shortest form, e.g. a setting of 5e-3
+    reads 0.005). A missing placeholder is a programming error."""
     shown = {k: fmt_number(v, digits) for k, v in numbers.items()}
     for k, v in words.items():
-        shown[k] = fmt_number(v) if isinstance(v, int) and not isinstance(v, bool) else str(v)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            shown[k] = str(v)
+        elif isinstance(v, int):
+            shown[k] = fmt_number(v)
+        else:
+            shown[k] = f"{v:.4g}" if abs(v) >= 1e-4 or v == 0 else f"{v:.1e}"
     return template.format_map(_Strict(shown))
 
 

@@ -39,6 +39,8 @@ _ALL = [
     Reference("ulyanov2016", "Instance Normalization: The Missing Ingredient for Fast "
               "Stylization (Ulyanov, Vedaldi & Lempitsky)", 2016,
               "https://arxiv.org/abs/1607.08022"),
+    Reference("li2020", "An Exponential Learning Rate Schedule for Deep Learning (Li & Arora)",
+              2020, "https://arxiv.org/abs/1910.07454"),
     Reference("greydanus2020", "Scaling down Deep Learning with MNIST-1D (Greydanus & Kobak)",
               2020, "https://arxiv.org/abs/2011.14439"),
 ]
