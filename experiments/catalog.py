@@ -106,6 +106,7 @@ _READY: tuple[str, ...] = (
     "norm_comparison",
     "train_eval_gap",
     "weight_decay",
+    "dropout_interaction",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).

@@ -41,6 +41,8 @@ _ALL = [
               "https://arxiv.org/abs/1607.08022"),
     Reference("li2020", "An Exponential Learning Rate Schedule for Deep Learning (Li & Arora)",
               2020, "https://arxiv.org/abs/1910.07454"),
+    Reference("li2019", "Understanding the Disharmony between Dropout and Batch Normalization "
+              "by Variance Shift (Li, Chen, Hu & Yang)", 2019, "https://arxiv.org/abs/1801.05134"),
     Reference("greydanus2020", "Scaling down Deep Learning with MNIST-1D (Greydanus & Kobak)",
               2020, "https://arxiv.org/abs/2011.14439"),
 ]
