@@ -93,12 +93,19 @@ def _count_params(item: dict) -> int:
     if not want:
         return 0
     asks = route(item["text"]).asks
-    return sum(any(_has_param(a.params, k, v) for a in asks) for k, v in want.items())
+    # Read counts too where the type has no such parameter and the ask says so in a note.
+    return sum(any(_has_param(a.params, k, v) or _noted_unused(a, k) for a in asks)
+               for k, v in want.items())
+
+
+def _noted_unused(ask, canonical: str) -> bool:
+    return any(n.startswith(f"{canonical}: ") and "has no such parameter" in n
+               for n in ask.notes)
 
 
 def _has_param(params: dict, canonical: str, value) -> bool:
     """The ask carries `value` under the canonical name or the schema's name for it."""
-    for name in ALIASES.get(canonical, (canonical,)):
+    for name in (f"asked_{canonical}s", *ALIASES.get(canonical, (canonical,))):
         if name in params and params[name] in (value, [value]):
             return True
     return False

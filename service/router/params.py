@@ -88,8 +88,7 @@ CHOICES = {"optimizer": ("sgd", "adam"), "model": ("mlp", "cnn")}
 
 # canonical name -> schema parameter names that mean the same setting, in order of preference
 ALIASES = {
-    # asked_*: the asker's own values, run beside the type's own sweep rather than instead
-    "batch_size": ("asked_batch_sizes", "batch_size", "batch_sizes"),
+    "batch_size": ("batch_size", "batch_sizes"),
     "lr": ("lr", "lrs", "learning_rate", "learning_rates"),
     "optimizer": ("optimizer", "optimizers"),
     "model": ("model", "models"),
@@ -226,8 +225,10 @@ def validate(type_id: str, found: Extracted) -> tuple[dict, dict, list[str]]:
 
     validated: dict[str, Any] = {}
     for canonical, value in params.items():
-        target = next((names[a] for a in ALIASES.get(canonical, (canonical,)) if a in names),
-                      None)
+        # A type that takes the asker's own values beside its sweep (asked_<name>s) gets them
+        # there, so naming one value never replaces the comparison it is measured against.
+        target = names.get(f"asked_{canonical}s") or next(
+            (names[a] for a in ALIASES.get(canonical, (canonical,)) if a in names), None)
         if target is None:
             notes.append(f"{canonical}: {type_id} has no such parameter; ignored")
             continue

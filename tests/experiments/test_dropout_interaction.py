@@ -81,7 +81,7 @@ def test_width_shrinking_the_cost_is_measured():
 
 
 @pytest.mark.parametrize(("override", "field"), [
-    ({"rates": [1.0]}, "rates"),
+    ({"dropout_rates": [1.0]}, "dropout_rates"),
     ({"placements": ["after_bn"]}, "placements"),
     ({"widths": [4]}, "widths"),
 ])

@@ -80,7 +80,7 @@ def test_exp_lr_is_compared_with_the_decay_it_stands_for():
 
 
 @pytest.mark.parametrize(("override", "field"), [
-    ({"wds": [-1.0]}, "wds"),
+    ({"weight_decays": [-1.0]}, "weight_decays"),
     ({"steps": 10}, "steps"),
     ({"lr": 5.0}, "lr"),
 ])

@@ -17,7 +17,8 @@ from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
 from .findings import findings, verdict
 from .measure import measure
-from .spec import ID, LABELS, SCHEMA
+from .spec import ID, LABELS, SCHEMA, target_rate
+from .spec import rates as all_rates
 
 
 def run(ctx: RunContext) -> Result:
@@ -37,7 +38,7 @@ def _run(ctx: RunContext) -> Result:
     cells = measure(ctx, data)
     ctx.progress(0.97, "figures and summary")
     widths = sorted({int(w) for w in p["widths"]})
-    rates = sorted({float(r) for r in p["rates"]})
+    rates = all_rates(p)
     found = findings(cells, widths, rates)
     rows = cells.rows()
     figs = [figures.figure_accuracy(ctx, rows), figures.figure_variance(ctx, rows)]
@@ -50,7 +51,8 @@ def _run(ctx: RunContext) -> Result:
               "optimizer": "Adam" if p["optimizer"] == "adam" else "SGD with momentum"}
     return build_result(
         ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA,
-        verdict=verdict(found, widths[0], rates), findings=found, rows=rows, figures=figs,
+        verdict=verdict(found, widths[0], rates, target_rate(p)), findings=found, rows=rows,
+        figures=figs,
         references=cite("li2019", "ioffe2015", "greydanus2020"), dataset=data.describe(),
         setup=load_text(__name__, "setup.md", values), cells_table=cells_table(rows),
         why=load_text(__name__, "why.md", {}), limits=load_text(__name__, "limits.md", values))

@@ -107,13 +107,15 @@ def findings(cells: Cells, widths: list[int], rates: list[float]) -> list[Findin
     return [f for f in out if f is not None]
 
 
-def verdict(found: list[Finding], width: int, rates: list[float]) -> Verdict:
+def verdict(found: list[Finding], width: int, rates: list[float],
+            target: float | None = None) -> Verdict:
+    """`target`: the rate the answer speaks to (default: the largest)."""
     by = {f.key: f for f in found}
     costs = [by[f"cost_p{p:g}_w{width}"] for p in rates if f"cost_p{p:g}_w{width}" in by]
     if not costs:
         return Verdict("This run had no pair of placements to compare at the same rate.", ())
     hurt = [f for f in costs if f.direction == -1]
-    top = costs[-1]  # the largest rate
+    top = by.get(f"cost_p{target:g}_w{width}", costs[-1]) if target is not None else costs[-1]
     keys = [top.key]
     if hurt:
         rates_text = ", ".join(f"{f.values['p']:g}" for f in hurt)

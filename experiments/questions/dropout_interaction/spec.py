@@ -13,8 +13,10 @@ LABELS = {"before_bn": "dropout before each batch norm",
 SCHEMA = Schema(
     params=(
         seeds_param(5),
-        Param("rates", "float_list", [0.1, 0.3, 0.5], "dropout rates p above 0 (0, no "
+        Param("dropout_rates", "float_list", [0.1, 0.3, 0.5], "dropout rates p above 0 (0, no "
               "dropout, always runs)", min=0.01, max=0.9, max_len=5),
+        Param("asked_dropouts", "float_list", [], "the asker's own rates: added to the "
+              "sweep, and the answer speaks to the largest", min=0.01, max=0.9, max_len=3),
         Param("placements", "str_list", list(PLACEMENTS), "where dropout goes",
               choices=PLACEMENTS, max_len=2),
         Param("widths", "int_list", [256, 1024], "hidden units per layer (one model each)",
@@ -31,16 +33,25 @@ SCHEMA = Schema(
               min=500, max=50000),
     ),
     presets={
-        "smoke": {"seeds": 2, "rates": [0.5], "widths": [32], "depth": 3, "epochs": 1,
+        "smoke": {"seeds": 2, "dropout_rates": [0.5], "widths": [32], "depth": 3, "epochs": 1,
                   "num_samples": 1000, "test_batch": 50},
-        "quick": {"seeds": 4, "rates": [0.1, 0.5], "widths": [256], "epochs": 6},
+        "quick": {"seeds": 4, "dropout_rates": [0.1, 0.5], "widths": [256], "epochs": 6},
         "full": {"seeds": 10},
     },
 )
 
 
+def rates(p: dict) -> list[float]:
+    return sorted({float(r) for r in (*p["dropout_rates"], *p["asked_dropouts"])})
+
+
+def target_rate(p: dict) -> float:
+    """The rate the answer speaks to: the asker's largest, else the largest swept."""
+    return max(p["asked_dropouts"] or rates(p))
+
+
 def groups(p: dict) -> list[dict]:
     out = [{"placement": "none", "p": 0.0}]
     for placement in dict.fromkeys(p["placements"]):
-        out += [{"placement": placement, "p": float(r)} for r in sorted(set(p["rates"]))]
+        out += [{"placement": placement, "p": r} for r in rates(p)]
     return out

@@ -17,7 +17,7 @@ from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
 from .findings import findings, verdict
 from .measure import measure
-from .spec import ID, SCHEMA
+from .spec import ID, SCHEMA, decays, target_decay
 
 
 def run(ctx: RunContext) -> Result:
@@ -25,11 +25,11 @@ def run(ctx: RunContext) -> Result:
     data = datasets.load("mnist1d", num_samples=p["num_samples"])
     cells = measure(ctx, data)
     ctx.progress(0.97, "figures and summary")
-    found = findings(cells)
+    found = findings(cells, target_decay(p))
     rows = cells.rows()
     figs = [figures.figure_norms(ctx, rows), figures.figure_angles(ctx, rows)]
     values = {**p, "n_train": len(data.y_train), "n_test": len(data.y_test),
-              "wds": ", ".join(f"{w:g}" for w in sorted(set(p["wds"])))}
+              "weight_decays": ", ".join(f"{w:g}" for w in decays(p))}
     return build_result(
         ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA, verdict=verdict(found),
         findings=found, rows=rows, figures=figs,

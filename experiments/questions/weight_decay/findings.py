@@ -63,10 +63,13 @@ def _growth(cell) -> Side:
     return Side("no decay", v["w_norm_end"] / v["w_norm_start"], cell.diverged)
 
 
-def findings(cells: Cells) -> list[Finding]:
+def findings(cells: Cells, target: float | None = None) -> list[Finding]:
+    """`target`: the decay compared with none (default: the largest run)."""
     decays = sorted(cells.where(arm="weight_decay"), key=lambda c: c.labels["wd"])
     none = next((c for c in decays if c.labels["wd"] == 0), None)
-    strong = decays[-1] if decays and decays[-1].labels["wd"] > 0 else None
+    strong = (cells.find(arm="weight_decay", wd=target) if target is not None
+              else decays[-1] if decays else None)
+    strong = strong if strong is not None and strong.labels["wd"] > 0 else None
     out: list[Finding | None] = []
     if none is not None:
         out.append(estimate("growth_no_decay", "weight growth", _growth(none), GROWTH_TEXT,

@@ -12,9 +12,12 @@ LABELS = {"weight_decay": "weight decay", "exp_lr": "growing learning rate, no d
 SCHEMA = Schema(
     params=(
         seeds_param(5),
-        Param("wds", "float_list", [0.0, 1e-4, 5e-4, 5e-3],
+        Param("weight_decays", "float_list", [0.0, 1e-4, 5e-4, 5e-3],
               "weight decays on the weights that feed a batch norm (L2, as in torch.optim.SGD)",
               min=0.0, max=0.1, max_len=6),
+        Param("asked_weight_decays", "float_list", [],
+              "the asker's own weight decays: added to the sweep, and the answer speaks to "
+              "the largest", min=0.0, max=0.1, max_len=3),
         Param("exp_lr_wd", "float", 5e-3, "the decay the exp_lr arm stands in for: no decay, "
               "learning rate multiplied by (1 - lr * wd)^-2 every step (Li & Arora 2020); "
               "0 leaves the arm out", min=0.0, max=0.1),
@@ -31,7 +34,7 @@ SCHEMA = Schema(
               min=500, max=50000),
     ),
     presets={
-        "smoke": {"seeds": 2, "wds": [0.0, 5e-3], "width": 16, "steps": 100,
+        "smoke": {"seeds": 2, "weight_decays": [0.0, 5e-3], "width": 16, "steps": 100,
                   "angle_steps": 10, "num_samples": 1000},
         "quick": {"seeds": 4, "width": 64, "steps": 3000},
         "full": {"seeds": 10, "steps": 20000},
@@ -39,9 +42,18 @@ SCHEMA = Schema(
 )
 
 
+def decays(p: dict) -> list[float]:
+    return sorted({float(w) for w in (*p["weight_decays"], *p["asked_weight_decays"])})
+
+
+def target_decay(p: dict) -> float:
+    """The decay the answer speaks to: the asker's largest, else the largest swept."""
+    return max(p["asked_weight_decays"] or decays(p))
+
+
 def groups(p: dict) -> list[dict]:
     """Labels of the batched model's groups, in member order."""
-    out = [{"arm": "weight_decay", "wd": float(wd)} for wd in sorted(set(p["wds"]))]
+    out = [{"arm": "weight_decay", "wd": wd} for wd in decays(p)]
     if p["exp_lr_wd"] > 0:
         out.append({"arm": "exp_lr", "wd": float(p["exp_lr_wd"])})
     return out
