@@ -1,0 +1,177 @@
+"""A stored result as the dashboard shows it: verdict and findings (result JSON v2) or answer
+and summary (v1), and the rows as a table of mean [95% CI] cells with n.
+
+Rows follow architecture.md: a metric `m` averaged over seeds comes with `m_ci95` [lo, hi] and
+the row's `n_seeds`; the keys before the first metric identify the row (arm, sweep axes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from ..markdown import inline, to_html
+
+CI_SUFFIX = "_ci95"
+N_KEY = "n_seeds"
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A measured number for a table: 3 significant digits, ints as they are, blanks kept."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def interval(ci: Any) -> str:
+    if not isinstance(ci, list | tuple) or len(ci) != 2 or None in ci:
+        return ""
+    return f"[{number(ci[0])}, {number(ci[1])}]"
+
+
+@dataclass
+class Cell:
+    text: str
+    sort: str | float | None  # what the column sorts by: the mean, or the text
+    ci: str = ""
+
+
+@dataclass
+class RowTable:
+    identity: list[str] = field(default_factory=list)  # arm and sweep axes
+    metrics: list[str] = field(default_factory=list)  # keys that come with a 95% CI
+    plain: list[str] = field(default_factory=list)  # other measured keys (no CI)
+    has_n: bool = False
+    rows: list[list[Cell]] = field(default_factory=list)
+
+    @property
+    def header(self) -> list[str]:
+        return self.identity + self.metrics + self.plain + (["n"] if self.has_n else [])
+
+
+def metric_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """Keys that have a CI companion in some row, in order of first appearance."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key + CI_SUFFIX in row:
+                keys[key] = None
+    return list(keys)
+
+
+def identity_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """The keys before a row's first metric: experiments write "arm" and the sweep axes first
+    (architecture.md, Result), then the metrics and counts such as n_seeds."""
+    metrics = set(metric_keys(rows))
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key in metrics or key.endswith(CI_SUFFIX) or key == N_KEY:
+                break
+            keys[key] = None
+    return list(keys)
+
+
+def row_label(row: dict[str, Any], identity: list[str]) -> str:
+    return ", ".join(f"{k} {row[k]}" for k in identity if k in row)
+
+
+def rows_table(rows: list[dict[str, Any]]) -> RowTable:
+    metrics, identity = metric_keys(rows), identity_keys(rows)
+    table = RowTable(identity=identity, metrics=metrics,
+                     has_n=any(N_KEY in row for row in rows))
+    taken = set(metrics) | set(identity) | {N_KEY}
+    for row in rows:
+        for key in row:
+            if key not in taken and not key.endswith(CI_SUFFIX):
+                table.plain.append(key)
+                taken.add(key)
+    for row in rows:
+        cells = [_cell(row.get(k)) for k in identity]
+        for key in metrics:
+            cell = _cell(row.get(key))
+            cell.ci = interval(row.get(key + CI_SUFFIX))
+            cells.append(cell)
+        cells += [_cell(row.get(k)) for k in table.plain]
+        if table.has_n:
+            cells.append(_cell(row.get(N_KEY)))
+        table.rows.append(cells)
+    return table
+
+
+def _cell(value: Any) -> Cell:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Cell(number(value), float(value) if math.isfinite(value) else None)
+    return Cell(number(value), None if value is None else str(value))
+
+
+@dataclass
+class Finding:
+    key: str
+    text: str
+    metric: str
+    a: str
+    b: str
+    mean_a: str
+    mean_b: str
+    diff: str
+    diff_ci: str
+    n: str
+    in_verdict: bool
+
+
+def findings(data: dict[str, Any]) -> list[Finding]:
+    """A v2 result's findings, those the verdict rests on first, then by importance."""
+    named = set((data.get("verdict") or {}).get("findings") or [])
+    out = []
+    for item in data.get("findings") or []:
+        if not isinstance(item, dict):
+            continue
+        out.append(Finding(
+            key=str(item.get("key", "")), text=str(item.get("text", "")),
+            metric=str(item.get("metric", "")), a=str(item.get("a", "")),
+            b=str(item.get("b", "")), mean_a=number(item.get("mean_a")),
+            mean_b=number(item.get("mean_b")), diff=number(item.get("diff")),
+            diff_ci=interval(item.get("diff_ci95")), n=number(item.get("n")),
+            in_verdict=item.get("key") in named))
+    importance = {str(i.get("key")): i.get("importance") or 0 for i in data.get("findings") or []
+                  if isinstance(i, dict)}
+    out.sort(key=lambda f: (not f.in_verdict, -float(importance.get(f.key, 0))))
+    return out
+
+
+@dataclass
+class ResultView:
+    title: str
+    verdict: str | None
+    findings: list[Finding]
+    answer: Markup
+    summary: Markup
+    table: RowTable
+    references: list[dict[str, Any]]
+    provenance: dict[str, Any]
+    reproduce: str | None
+
+
+def result_view(data: dict[str, Any]) -> ResultView:
+    verdict = (data.get("verdict") or {}).get("text")
+    return ResultView(
+        title=str(data.get("title", data.get("question_type", ""))),
+        verdict=str(verdict) if verdict else None,
+        findings=findings(data),
+        # inline() and to_html() escape everything they are given (service/markdown.py).
+        answer=Markup(inline(str(data.get("answer", "")))),
+        summary=Markup(to_html(str(data.get("summary_markdown", "")), heading_offset=2)),
+        table=rows_table(list(data.get("rows") or [])),
+        references=list(data.get("references") or []),
+        provenance=dict(data.get("provenance") or {}),
+        reproduce=data.get("reproduce"))
