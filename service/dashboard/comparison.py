@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Job
-from .present import CI_SUFFIX, N_KEY, identity_keys, interval, metric_keys, number, row_label
+from .present import (
+    CI_SUFFIX,
+    N_KEY,
+    identity_keys,
+    interval,
+    metric_keys,
+    number,
+    row_label,
+    varying_keys,
+)
 
 MAX_JOBS = 8
 # Preferred headline metrics, in order, when no finding names one.
@@ -78,11 +87,11 @@ def _default_metric(data: list[dict], metrics: list[str]) -> str | None:
 
 def _metric_cells(data: list[dict], metric: str) -> list[tuple[str, list[str]]]:
     """One line per row cell (arm and axes), in order of first appearance across the jobs."""
+    every = [row for d in data for row in d.get("rows") or [] if metric in row]
+    identity = varying_keys(every, identity_keys(every))
     by_label: dict[str, list[str]] = {}
     for i, d in enumerate(data):
-        rows = d.get("rows") or []
-        identity = identity_keys(rows)
-        for row in rows:
+        for row in d.get("rows") or []:
             if metric not in row:
                 continue
             label = row_label(row, identity)

@@ -2,7 +2,7 @@
 and summary (v1), and the rows as a table of mean [95% CI] cells with n.
 
 Rows follow architecture.md: a metric `m` averaged over seeds comes with `m_ci95` [lo, hi] and
-the row's `n_seeds`; the keys before the first metric identify the row (arm, sweep axes).
+the row's `n_seeds`; the other keys identify the row (arm, sweep axes).
 """
 
 from __future__ import annotations
@@ -49,13 +49,12 @@ class Cell:
 class RowTable:
     identity: list[str] = field(default_factory=list)  # arm and sweep axes
     metrics: list[str] = field(default_factory=list)  # keys that come with a 95% CI
-    plain: list[str] = field(default_factory=list)  # other measured keys (no CI)
     has_n: bool = False
     rows: list[list[Cell]] = field(default_factory=list)
 
     @property
     def header(self) -> list[str]:
-        return self.identity + self.metrics + self.plain + (["n"] if self.has_n else [])
+        return self.identity + self.metrics + (["n"] if self.has_n else [])
 
 
 def metric_keys(rows: list[dict[str, Any]]) -> list[str]:
@@ -69,39 +68,39 @@ def metric_keys(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def identity_keys(rows: list[dict[str, Any]]) -> list[str]:
-    """The keys before a row's first metric: experiments write "arm" and the sweep axes first
-    (architecture.md, Result), then the metrics and counts such as n_seeds."""
+    """What identifies a row: "arm" and the sweep axes, i.e. every key that is not a metric
+    with a CI, a CI, or n_seeds. They are told apart by kind, not position: on PostgreSQL the
+    rows come back from JSONB with their keys reordered."""
     metrics = set(metric_keys(rows))
     keys: dict[str, None] = {}
     for row in rows:
         for key in row:
-            if key in metrics or key.endswith(CI_SUFFIX) or key == N_KEY:
-                break
-            keys[key] = None
-    return list(keys)
+            if key not in metrics and not key.endswith(CI_SUFFIX) and key != N_KEY:
+                keys[key] = None
+    return sorted(keys, key=lambda k: k != "arm")  # arm first, the rest as they came
+
+
+def varying_keys(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
+    """The keys among `keys` that take more than one value across `rows`: enough to tell the
+    rows apart, without constant columns (a preset's fixed step count, say)."""
+    varying = [k for k in keys if len({repr(row.get(k)) for row in rows}) > 1]
+    return varying or keys
 
 
 def row_label(row: dict[str, Any], identity: list[str]) -> str:
-    return ", ".join(f"{k} {row[k]}" for k in identity if k in row)
+    return ", ".join(f"{k} {number(row[k])}" for k in identity if k in row)
 
 
 def rows_table(rows: list[dict[str, Any]]) -> RowTable:
     metrics, identity = metric_keys(rows), identity_keys(rows)
     table = RowTable(identity=identity, metrics=metrics,
                      has_n=any(N_KEY in row for row in rows))
-    taken = set(metrics) | set(identity) | {N_KEY}
-    for row in rows:
-        for key in row:
-            if key not in taken and not key.endswith(CI_SUFFIX):
-                table.plain.append(key)
-                taken.add(key)
     for row in rows:
         cells = [_cell(row.get(k)) for k in identity]
         for key in metrics:
             cell = _cell(row.get(key))
             cell.ci = interval(row.get(key + CI_SUFFIX))
             cells.append(cell)
-        cells += [_cell(row.get(k)) for k in table.plain]
         if table.has_n:
             cells.append(_cell(row.get(N_KEY)))
         table.rows.append(cells)

@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))
     app.session_interface = SessionInterface()
+    app.after_request(security_headers)
     limit, period = settings.login_rate_limit_pair
     app.extensions[LOGIN_LIMITER] = make_limiter(settings, limit, period, prefix="bnlab:login")
 
@@ -101,8 +102,10 @@ def require_csrf_and_sign_in():
     return None
 
 
-@bp.after_request
 def security_headers(response):
+    """On every response under /admin, also the 404 of a path no dashboard route matches."""
+    if not request.path.startswith(bp.url_prefix):
+        return response
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# The service tests' stored-job fixture, shared rather than copied.
+from tests.service.conftest import RecordingDispatcher, finished_job  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "runs" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -189,3 +192,73 @@ class Pages:
 @pytest.fixture(scope="module")
 def pages(browser, live_app) -> Pages:
     return Pages(browser, live_app)
+
+
+# Flask test-client fixtures, on each database backend (tests/conftest.py `settings`).
+
+@pytest.fixture
+def app(settings):
+    from dataclasses import fields
+
+    from service.api.questions import DISPATCHER
+    from service.app import create_app
+
+    app = create_app({f.name: getattr(settings, f.name) for f in fields(settings)})
+    app.extensions[DISPATCHER] = RecordingDispatcher()
+    yield app
+    app.extensions["bnlab.db"].dispose()
+
+
+@pytest.fixture
+def admin(database):
+    from service.admins import create_admin
+
+    with database.session() as session:
+        create_admin(session, ADMIN, PASSWORD)
+    return ADMIN
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+class Browserless:
+    """A test client that signs in through the form, from a client address of its own (the
+    sign-in limit counts per address, and a Redis limit outlives one test)."""
+
+    def __init__(self, app, address: str | None = None, base_url: str = "http://localhost"):
+        import secrets
+
+        self.address = address or f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}." \
+                                  f"{secrets.randbelow(250) + 1}"
+        self.client = app.test_client()
+        self.base_url = base_url
+
+    def get(self, path: str, **kw):
+        return self.client.get(path, base_url=self.base_url,
+                               environ_base={"REMOTE_ADDR": self.address}, **kw)
+
+    def post(self, path: str, data: dict | None = None, token: bool = True, **kw):
+        data = dict(data or {})
+        if token and "csrf_token" not in data:
+            data["csrf_token"] = self.token()
+        return self.client.post(path, data=data, base_url=self.base_url,
+                                environ_base={"REMOTE_ADDR": self.address}, **kw)
+
+    def token(self) -> str:
+        return csrf_from(self.get("/admin/login").text)
+
+    def sign_in(self, username: str = ADMIN, password: str = PASSWORD):
+        return self.post("/admin/login", {"username": username, "password": password})
+
+
+@pytest.fixture
+def signed_in(app, admin) -> Browserless:
+    user = Browserless(app)
+    response = user.sign_in()
+    assert response.status_code == 302, response.text
+    return user
