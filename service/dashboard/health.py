@@ -45,7 +45,10 @@ def check(app, db) -> Health:
     if settings.redis_url:
         health.redis, health.queues = _redis(settings)
     celery = app.extensions.get("celery")
-    if celery is not None:
+    if celery is not None and health.redis != "ok":
+        # Celery would keep retrying the broker connection; the page must answer now.
+        health.workers_error = "Redis is unreachable, so the workers cannot be asked"
+    elif celery is not None:
         try:
             health.workers = celery_workers(celery, {settings.gpu_queue, settings.cpu_queue})
         except Exception as exc:  # noqa: BLE001 - shown on the page

@@ -8,13 +8,16 @@ HTTPS) holding the admin's id. Every POST carries the session's CSRF token in th
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
+from ..config import ConfigError
 from ..db import get_session
 from ..models import AdminUser
 from ..ratelimit import make_limiter
@@ -51,12 +54,22 @@ def init_app(app: Flask) -> None:
 
 
 def instance_secret(instance: Path) -> str:
-    """The embedded shape's secret key: made once, kept readable only by this user."""
+    """The embedded shape's secret key: made once, readable only by this user. Exclusive
+    creation, so web processes starting together all end up with the one key."""
     path = instance / "secret_key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    for _ in range(50):  # another process may have created the file and not yet written it
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.1)
+    raise ConfigError(f"{path} is empty: delete it, or set BNLAB_SECRET_KEY")
 
 
 def login_limiter():

@@ -73,3 +73,29 @@ def test_health_shows_queues_workers_and_what_they_run(celery_app, admin, settin
     assert seen_running, "the worker was never listed running the job"
     assert listed and "health@" in listed.group(0) and settings.cpu_queue in listed.group(0)
     assert queue_length(page, settings.cpu_queue) == "0"
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_health_answers_while_redis_is_down(settings, admin):
+    from service.app import create_app
+
+    down = settings.replace(redis_url=f"redis://127.0.0.1:{closed_port()}/0", executor="celery")
+    app = create_app({f.name: getattr(down, f.name) for f in fields(down)})
+    user = Browserless(app)
+    assert user.sign_in().status_code == 302  # the sign-in limit fails open without Redis
+    started = time.monotonic()
+    page = user.get("/admin/health").text
+    assert time.monotonic() - started < 30
+    assert 'id="overall">trouble<' in page and 'id="check-database">ok<' in page
+    assert re.search(r'id="check-redis">[A-Za-z]*ConnectionError', page), page
+    assert queue_length(page, down.cpu_queue) == "unknown"
+    assert "Redis is unreachable, so the workers cannot be asked" in page
+    app.extensions["bnlab.db"].dispose()

@@ -180,3 +180,28 @@ def test_api_key_hashes_are_never_shown(signed_in, database, finished_job):
 @pytest.mark.parametrize("password", ["", "short", "x" * 2000])
 def test_malformed_passwords_are_refused_not_errors(app, admin, password):
     assert Browserless(app).sign_in(password=password).status_code == 401
+
+
+def test_the_embedded_secret_key_is_made_once_and_kept_private(tmp_path):
+    from service.dashboard.security import instance_secret
+
+    first = instance_secret(tmp_path)
+    assert len(first) == 64 and instance_secret(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_session_signed_with_another_key_is_not_accepted(app, admin, settings):
+    from dataclasses import fields
+
+    from service.app import create_app
+
+    user = Browserless(app)
+    assert user.sign_in().status_code == 302
+    other = create_app({**{f.name: getattr(settings, f.name) for f in fields(settings)},
+                        "secret_key": "another key"})
+    cookie = user.client.get_cookie("session")
+    stranger = other.test_client()
+    stranger.set_cookie("session", cookie.value)
+    assert stranger.get("/admin/").status_code == 302
+    assert user.get("/admin/").status_code == 200
+    other.extensions["bnlab.db"].dispose()
