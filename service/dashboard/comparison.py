@@ -10,6 +10,7 @@ from ..models import Job
 from .present import (
     CI_SUFFIX,
     N_KEY,
+    effect,
     identity_keys,
     interval,
     metric_keys,
@@ -109,9 +110,9 @@ def _finding_cells(data: list[dict]) -> list[tuple[str, list[str]]]:
         for f in d.get("findings") or []:
             if not isinstance(f, dict) or "key" not in f:
                 continue
-            label = f"{f['key']}: {f.get('a', '')} − {f.get('b', '')} ({f.get('metric', '')})"
+            sides = " vs ".join(str(f[k]) for k in ("a", "b") if f.get(k))
+            label = f"{f['key']}: {sides} ({f.get('metric', '')})"
             texts = by_key.setdefault(label, [""] * len(data))
-            texts[i] = " ".join(part for part in (
-                number(f.get("diff")), interval(f.get("diff_ci95")),
-                f"n={f['n']}" if f.get("n") is not None else "") if part)
+            n = f"n={f['n']}" if f.get("n") is not None else ""
+            texts[i] = f"{effect(f)} {n}".strip()
     return list(by_key.items())

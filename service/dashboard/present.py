@@ -122,10 +122,23 @@ class Finding:
     b: str
     mean_a: str
     mean_b: str
-    diff: str
-    diff_ci: str
+    effect: str  # a − b, a / b (as ×), or the one estimate, with its 95% CI
     n: str
     in_verdict: bool
+
+
+def effect(item: dict[str, Any]) -> str:
+    """A finding's measured effect as text, by its scale: "difference" (a − b), "ratio"
+    (a / b) or "estimate" (one quantity, mean_a, against a threshold)."""
+    scale = item.get("scale", "difference")
+    ci = interval(item.get("diff_ci95"))
+    if scale == "estimate":
+        value = number(item.get("mean_a"))
+    elif scale == "ratio":
+        value = "×" + number(item.get("diff"))
+    else:
+        value = number(item.get("diff"))
+    return f"{value} {ci}".strip()
 
 
 def findings(data: dict[str, Any]) -> list[Finding]:
@@ -139,8 +152,8 @@ def findings(data: dict[str, Any]) -> list[Finding]:
             key=str(item.get("key", "")), text=str(item.get("text", "")),
             metric=str(item.get("metric", "")), a=str(item.get("a", "")),
             b=str(item.get("b", "")), mean_a=number(item.get("mean_a")),
-            mean_b=number(item.get("mean_b")), diff=number(item.get("diff")),
-            diff_ci=interval(item.get("diff_ci95")), n=number(item.get("n")),
+            mean_b=number(item.get("mean_b")) if item.get("b") else "",
+            effect=effect(item), n=number(item.get("n")),
             in_verdict=item.get("key") in named))
     importance = {str(i.get("key")): i.get("importance") or 0 for i in data.get("findings") or []
                   if isinstance(i, dict)}
@@ -153,24 +166,31 @@ class ResultView:
     title: str
     verdict: str | None
     findings: list[Finding]
-    answer: Markup
+    answer: Markup  # with a verdict: the answer's sentences after it
     summary: Markup
     table: RowTable
     references: list[dict[str, Any]]
     provenance: dict[str, Any]
     reproduce: str | None
+    key_figure: str | None  # shown first among the figures
+
+    def ordered(self, figures: list) -> list:
+        return sorted(figures, key=lambda f: f.name != self.key_figure)
 
 
 def result_view(data: dict[str, Any]) -> ResultView:
-    verdict = (data.get("verdict") or {}).get("text")
+    verdict = str((data.get("verdict") or {}).get("text") or "") or None
+    answer = str(data.get("answer", ""))
+    if verdict and answer.startswith(verdict):  # v2 answers open with the verdict
+        answer = answer[len(verdict):].strip()
     return ResultView(
         title=str(data.get("title", data.get("question_type", ""))),
-        verdict=str(verdict) if verdict else None,
+        verdict=verdict,
         findings=findings(data),
         # inline() and to_html() escape everything they are given (service/markdown.py).
-        answer=Markup(inline(str(data.get("answer", "")))),
+        answer=Markup(inline(answer)),
         summary=Markup(to_html(str(data.get("summary_markdown", "")), heading_offset=2)),
         table=rows_table(list(data.get("rows") or [])),
         references=list(data.get("references") or []),
         provenance=dict(data.get("provenance") or {}),
-        reproduce=data.get("reproduce"))
+        reproduce=data.get("reproduce"), key_figure=data.get("key_figure"))

@@ -54,7 +54,8 @@ def test_a_v2_result_shows_verdict_and_findings(signed_in, database, finished_jo
         session.get(Result, job_id).data = {**sample_result(), **V2}
         session.commit()
     page = signed_in.get(f"/admin/jobs/{job_id}").text
-    assert 'id="verdict">No — at batch 4 running averages lose.<' in page
+    assert 'id="verdict"><strong>No — at batch 4 running averages lose.</strong> An answer.<' \
+        in page
     assert 'id="answer"' not in page
     findings = re.search(r'<table class="findings sortable" id="findings">.*?</table>', page,
                          re.S).group(0)

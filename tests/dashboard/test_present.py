@@ -55,7 +55,24 @@ def test_a_v2_result_lists_the_verdicts_findings_first():
     assert view.verdict == "No — at batch 4 running averages lose."
     assert [f.key for f in view.findings] == ["ewa_small", "minor"]
     top = view.findings[0]
-    assert top.in_verdict and top.diff == "-0.25" and top.diff_ci == "[-0.35, -0.15]"
+    assert top.in_verdict and top.effect == "-0.25 [-0.35, -0.15]"
+    assert str(view.answer) == "An answer."  # no repeat of the verdict: it does not open it
+
+
+def test_effects_follow_the_findings_scale():
+    from service.dashboard.present import effect
+
+    assert effect({"scale": "ratio", "diff": 2.5, "diff_ci95": [2.0, 3.0]}) == "×2.5 [2, 3]"
+    assert effect({"scale": "estimate", "mean_a": 0.12, "diff": None,
+                   "diff_ci95": [0.1, 0.14]}) == "0.12 [0.1, 0.14]"
+    assert effect({"diff": -0.1, "diff_ci95": None}) == "-0.1"  # v2 default: a difference
+
+
+def test_a_v2_answer_that_opens_with_the_verdict_shows_the_rest():
+    data = {**sample_result(), **V2,
+            "answer": "No — at batch 4 running averages lose. By 0.25 accuracy."}
+    assert str(result_view(data).answer) == "By 0.25 accuracy."
+    assert result_view({**data, "verdict": None}).verdict is None
 
 
 def job(job_id, data, **params):
@@ -73,7 +90,8 @@ def test_compare_shows_differing_params_metric_cells_and_findings():
     assert c.cells[0] == ("arm batchnorm",  # batch_size is 4 in every row: not shown
                           ["0.5 [0.4, 0.6] n=2", "0.75 [0.7, 0.8] n=5"])
     labels = [label for label, _ in c.findings]
-    assert labels[0].startswith("minor:")
+    assert labels == ["minor: x vs y (test_acc)",
+                      "ewa_small: running averages vs batch norm (test_acc)"]
     assert dict(c.findings)[labels[1]] == ["-0.25 [-0.35, -0.15] n=2", ""]
 
 
