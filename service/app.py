@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api import bp as api_bp
     from .api import errors
     from .api.health import bp as health_bp
+    from .dashboard import init_app as init_dashboard
 
     db.init_app(app)
     ratelimit.init_app(app)
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    init_dashboard(app)
     warm_up()
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -51,6 +51,11 @@ class Settings:
     device: str = "auto"
     # POST /questions per API key: "COUNT/SECONDS".
     rate_limit: str = "30/60"
+    # Signs the dashboard's session cookies. Empty: a random key is made once and kept in
+    # instance/secret_key, so sign-ins survive restarts; several web hosts must share one key.
+    secret_key: str = ""
+    # Failed dashboard sign-ins per client address: "COUNT/SECONDS".
+    login_rate_limit: str = "5/60"
     # Threads of the embedded local worker.
     local_workers: int = 1
     # Where experiments cache generated datasets (read by experiments.datasets directly).
@@ -88,6 +93,7 @@ class Settings:
         if self.gpu_queue == self.cpu_queue or not self.gpu_queue or not self.cpu_queue:
             raise ConfigError("gpu_queue and cpu_queue must be two different names")
         self.rate_limit_pair  # noqa: B018 - parses, raising ConfigError on a bad value
+        self.login_rate_limit_pair  # noqa: B018
 
     @property
     def uses_celery(self) -> bool:
@@ -96,14 +102,11 @@ class Settings:
     @property
     def rate_limit_pair(self) -> tuple[int, int]:
         """(requests, seconds) from rate_limit."""
-        count, sep, seconds = self.rate_limit.partition("/")
-        try:
-            pair = int(count), int(seconds)
-        except ValueError:
-            pair = (0, 0)
-        if not sep or pair[0] < 1 or pair[1] < 1:
-            raise ConfigError(f"rate_limit must be COUNT/SECONDS, got {self.rate_limit!r}")
-        return pair
+        return _rate_pair("rate_limit", self.rate_limit)
+
+    @property
+    def login_rate_limit_pair(self) -> tuple[int, int]:
+        return _rate_pair("login_rate_limit", self.login_rate_limit)
 
     def child_environment(self) -> dict[str, str]:
         """These settings as BNLAB_* variables, for processes this one starts."""
@@ -135,6 +138,17 @@ class Settings:
                 raise ConfigError(f"unknown setting {name!r}; valid: {', '.join(known)}")
             values[name] = value
         return cls(**values)
+
+
+def _rate_pair(name: str, value: str) -> tuple[int, int]:
+    count, sep, seconds = value.partition("/")
+    try:
+        pair = int(count), int(seconds)
+    except ValueError:
+        pair = (0, 0)
+    if not sep or pair[0] < 1 or pair[1] < 1:
+        raise ConfigError(f"{name} must be COUNT/SECONDS, got {value!r}")
+    return pair
 
 
 def _parse(f: dataclasses.Field, var: str, raw: str) -> Any:

@@ -81,6 +81,19 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class AdminUser(Base):
+    """Someone who may sign in to the dashboard (`bnlab admin create NAME`)."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    # werkzeug's salted scrypt hash ("scrypt:32768:8:1$salt$hash"); never the password.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
 class Question(Base):
     __tablename__ = "questions"
 

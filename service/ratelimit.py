@@ -41,6 +41,13 @@ class MemoryRateLimiter:
                 self._tat = {k: v for k, v in self._tat.items() if v > now}
         return None if wait is None else float(max(1, math.ceil(wait)))
 
+    def wait(self, key: str) -> float | None:
+        """Like hit, without counting: None if a request now would be allowed."""
+        now = self.clock()
+        with self._lock:
+            _, wait = _gcra(self._tat.get(key, now), now, self.interval, self.period)
+        return None if wait is None else float(max(1, math.ceil(wait)))
+
 
 # The same GCRA step, atomic in Redis, on Redis's clock so that every web host agrees.
 _GCRA_SCRIPT = """
@@ -57,15 +64,36 @@ redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 
 return ''
 """
 
+# The check alone, counting nothing (for limits on failures: look first, count a failure later).
+_GCRA_PEEK_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, period = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat - now > period then
+  return tostring(new_tat - now - period)
+end
+return ''
+"""
+
 
 class RedisRateLimiter:
     def __init__(self, redis_client, limit: int, period: int, prefix: str = "bnlab:ratelimit"):
         self.interval, self.period, self.prefix = period / limit, float(period), prefix
         self._script = redis_client.register_script(_GCRA_SCRIPT)
+        self._peek = redis_client.register_script(_GCRA_PEEK_SCRIPT)
 
     def hit(self, key: str) -> float | None:
+        return self._run(self._script, key)
+
+    def wait(self, key: str) -> float | None:
+        return self._run(self._peek, key)
+
+    def _run(self, script, key: str) -> float | None:
         try:
-            wait = self._script(keys=[f"{self.prefix}:{key}"], args=[self.interval, self.period])
+            wait = script(keys=[f"{self.prefix}:{key}"], args=[self.interval, self.period])
         except Exception:  # noqa: BLE001 - an unreachable Redis must not take the API down
             log.warning("rate limit store unreachable; request allowed", exc_info=True)
             return None
@@ -77,16 +105,18 @@ class RedisRateLimiter:
 EXTENSION = "bnlab.ratelimit"
 
 
-def init_app(app):
-    settings = app.config["BNLAB"]
-    limit, period = settings.rate_limit_pair
+def make_limiter(settings, limit: int, period: int, prefix: str = "bnlab:ratelimit"):
+    """In Redis when the service uses Redis, else in this process's memory."""
     if settings.redis_url:
         import redis
 
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2,
                                       socket_connect_timeout=2)
-        limiter = RedisRateLimiter(client, limit, period)
-    else:
-        limiter = MemoryRateLimiter(limit, period)
+        return RedisRateLimiter(client, limit, period, prefix=prefix)
+    return MemoryRateLimiter(limit, period)
+
+
+def init_app(app):
+    limiter = make_limiter(app.config["BNLAB"], *app.config["BNLAB"].rate_limit_pair)
     app.extensions[EXTENSION] = limiter
     return limiter

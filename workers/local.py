@@ -42,6 +42,13 @@ class LocalWorker:
             self.submit(job_id)
         return len(ids)
 
+    def state(self) -> dict:
+        """What the dashboard's health page shows: threads alive and jobs waiting for one."""
+        with self._lock:
+            alive = sum(thread.is_alive() for thread in self._threads)
+        return {"threads": self.settings.local_workers, "alive": alive,
+                "waiting": self._queue.qsize()}
+
     def _start(self) -> None:
         with self._lock:
             while len(self._threads) < self.settings.local_workers:
