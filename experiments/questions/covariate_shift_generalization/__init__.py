@@ -34,10 +34,11 @@ from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
-from .findings import findings
+from .findings import findings as all_findings  # keeps the name `findings` for the module
 from .measure import Measured, measure
 from .spec import ID, SCHEMA, check
-from .verdict import verdict, why_values
+from .verdict import verdict as answer_verdict
+from .verdict import why_values
 
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum"}
 
@@ -59,7 +60,7 @@ def _run(ctx: RunContext) -> Result:
     data = datasets.load("mnist1d", num_samples=p["num_samples"])
     measured = measure(ctx, data)
     ctx.progress(0.95, "figures and summary")
-    found = findings(measured.cells, p)
+    found = all_findings(measured.cells, p)
     rows = measured.cells.rows()
     figs = [figures.figure_by_arm(ctx, rows, measured.plan),
             figures.figure_accuracy(ctx, rows, p, measured.n_train_eval),
@@ -67,7 +68,7 @@ def _run(ctx: RunContext) -> Result:
             figures.figure_activations(ctx, measured.history, measured.plan, p)]
     values = run_values(p, measured, len(data.y_train))
     return build_result(
-        ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA, verdict=verdict(found),
+        ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA, verdict=answer_verdict(found),
         findings=found, rows=rows, figures=figs,
         references=cite("santurkar2018", "hoffer2017", "summers2020", "luo2019", "teye2018",
                         "ioffe2015", "wu2021", "greydanus2020"),
