@@ -206,21 +206,26 @@ def made(key: str, direction: int) -> Finding:
     return Finding(key=key, text=f"{key} text.", direction=direction)
 
 
-@pytest.mark.parametrize(("noise", "aug", "gap", "opening", "regular"), [
-    (0, 1, 0, "Not the way you mean:", False),
-    (1, 1, -1, "Partly, not the way you mean:", True),
-    (1, 1, 0, "Partly, not the way you mean:", False),
-    (1, 0, -1, "Partly:", True),
-    (-1, 0, 0, "No, not in this run:", False),
-    (0, -1, -1, "No, not in this run:", False),
+@pytest.mark.parametrize(("noise", "aug", "gap", "clean", "opening", "regular"), [
+    (0, 1, 0, -1, "Not the way you mean:", False),
+    (0, 1, 0, 0, "Not the way you mean:", False),
+    (1, 1, -1, -1, "Partly, not the way you mean:", True),
+    (1, 1, 0, 1, "Partly, not the way you mean:", False),
+    (1, 0, -1, -1, "Partly:", True),
+    (-1, 0, 0, 0, "No, not in this run:", False),
+    (0, -1, -1, -1, "No, not in this run:", False),
 ])
-def test_verdict_follows_the_findings(noise, aug, gap, opening, regular):
+def test_verdict_follows_the_findings(noise, aug, gap, clean, opening, regular):
     found = [made("noise_1_vs_bn", noise), made("augment_1_shifted", aug),
-             made("noise_1_gap", gap)]
+             made("noise_1_gap", gap), made("augment_1_clean", clean)]
     v = verdict(found)
-    assert v.text.startswith(opening) and v.findings == ("noise_1_vs_bn", "augment_1_shifted")
+    costly = aug == 1 and clean == -1
+    assert v.text.startswith(opening)
+    assert v.findings == ("noise_1_vs_bn", "augment_1_shifted") + (
+        ("augment_1_clean",) if costly else ())
     assert ("regularizer" in v.text) == regular
     assert ("what helps is data augmentation" in v.text) == (aug == 1 and noise != 1)
+    assert ("at some cost on unchanged test data" in v.text) == costly
     assert "cancels any input shift a whole batch shares" in v.text
     assert not NUMBER.findall(v.text)
 

@@ -31,7 +31,7 @@ def figure_by_arm(ctx, rows, plan: list[Plan]):
     ax.set_yticks(y)
     ax.set_yticklabels([c.label for c in plan])
     ax.set_xlabel("accuracy (eval mode, noise off), mean and 95% CI over seeds")
-    ax.set_title("Test accuracy of every arm, on the test set as it is and shifted")
+    ax.set_title("Test accuracy by arm, test set as it is and shifted")
     figures.legend_below(ax, ncol=2)
     return figures.save(fig, ctx, "accuracy_by_arm",
                         "Test accuracy of each arm on the test set and on a copy in which "
@@ -127,10 +127,12 @@ def figure_activations(ctx, hist, plan: list[Plan], p):
         quiet = layer == depth - 1 and not p["noise_last_layer"]
         ax.set_title(f"layer {layer + 1}" + (" (no noise)" if quiet else ""))
         ax.set_xlabel("training step")
-    axes[0, 0].set_ylabel("input to ReLU: 15/50/85th pct")
+    lo, mid, hi = probes.PERCENTILES
+    axes[0, 0].set_ylabel(f"input to ReLU: {lo}/{mid}/{hi}th pct")
     figures.legend_below(axes[0, 0], ncol=2)
     return figures.save(fig, ctx, "activation_percentiles",
-                        "15th, 50th (solid) and 85th (dashed) percentiles of what each ReLU "
+                        f"The {mid}th percentile (solid) and the {lo}th and {hi}th (dashed) of "
+                        "what each ReLU "
                         "sees on a fixed set of training samples, in train mode with the noise "
                         "on, for the first seed: plain batch norm against batch norm with the "
                         "strongest noise, whose distribution jumps from step to step.")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from ...findings import Finding, Verdict
 
-CANCELS = "batch norm cancels any input shift a whole batch shares"
-AUGMENT = "data augmentation, a different shift per example"
+CANCELS = "in training, batch norm cancels any input shift a whole batch shares"
+AUGMENT = "data augmentation"
+COST = ", at some cost on unchanged test data"
 
 
 def _with(found: list[Finding], prefix: str, suffix: str) -> list[Finding]:
@@ -40,10 +41,13 @@ def verdict(found: list[Finding]) -> Verdict:
                        "to batch norm, so it cannot answer the question.", ())
     noisy = noise_clause(found)
     aug = augment[0].direction if augment else None
+    clean = _with(found, "augment_", "_clean")[:1]
+    cost = COST if aug == 1 and clean and clean[0].direction == -1 else ""
     if aug == 1 and noisy:
-        text = f"Partly, not the way you mean: {CANCELS}. {noisy.capitalize()}; so did {AUGMENT}."
+        text = (f"Partly, not the way you mean: {CANCELS}. {noisy[0].upper()}{noisy[1:]}; so "
+                f"did {AUGMENT}{cost}.")
     elif aug == 1:
-        text = f"Not the way you mean: {CANCELS}; what helps is {AUGMENT}."
+        text = f"Not the way you mean: {CANCELS}; what helps is {AUGMENT}{cost}."
     elif noisy:
         text = f"Partly: {CANCELS}, but {noisy}."
     else:
@@ -51,7 +55,7 @@ def verdict(found: list[Finding]) -> Verdict:
                 if noise and augment else "random output shifts did not help"
                 if noise else f"{AUGMENT} did not help")
         text = f"No, not in this run: {CANCELS}, and {what} measurably."
-    keys = [f.key for f in (noise[:1] + augment[:1])]
+    keys = [f.key for f in (noise[:1] + augment[:1] + (clean if cost else []))]
     return Verdict(text, tuple(keys))
 
 
