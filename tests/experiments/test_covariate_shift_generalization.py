@@ -194,6 +194,14 @@ def test_santurkar_wording_follows_its_direction(direction, words_):
     assert ("agrees" in why) == (direction == -1)
 
 
+def test_santurkar_counts_seeds_where_either_network_diverged():
+    f = fnd.santurkar(synthetic(dead={("noisy_batchnorm", 1.0): [3]}), 1.0)
+    assert f.n == 5
+    assert "Batch norm with or without the noise diverged in 1 of 5 seeds." in f.text
+    single = fnd.santurkar(synthetic(n_seeds=1), 1.0)
+    assert single.direction == 0 and "one seed" in single.text
+
+
 def test_regularizer_sentence_only_when_the_gap_shrank():
     for direction in (1, 0, -1):
         gap = fnd.noise_gap(synthetic(changes={("noisy_batchnorm", 1.0, "gap"):

@@ -116,8 +116,9 @@ def santurkar(cells: Cells, level: float) -> Finding | None:
         return None
     bn, noisy, plain, noisy_plain = four
     cost = [Side(label, clean.values[key] - hit.values[key], clean.diverged | hit.diverged)
-            for label, clean, hit in (("batch norm", bn, noisy),
-                                      ("no normalization", plain, noisy_plain))]
+            for label, clean, hit in (("batch norm with or without the noise", bn, noisy),
+                                      ("no normalization with or without the noise", plain,
+                                       noisy_plain))]
     return compare(f"santurkar_{level:g}", "accuracy lost to the noise", *cost,
                    texts=SANTURKAR_TEXT, importance=0.55, context=_levels(level))
 
