@@ -238,6 +238,17 @@ def test_verdict_follows_the_findings(noise, aug, gap, clean, opening, regular):
     assert not NUMBER.findall(v.text)
 
 
+@pytest.mark.parametrize(("shift", "separated"), [(None, False), (1, False), (0, True),
+                                                 (-1, True)])
+def test_verdict_credits_the_shift_only_when_it_beat_per_example_noise(shift, separated):
+    found = [made("noise_1_vs_bn", 1), made("augment_1_shifted", 0)]
+    if shift is not None:
+        found.append(made("shift_1_vs_sample_noise", shift))
+    text = verdict(found).text
+    assert ("its shifts added nothing measurable" in text) == separated
+    assert ("random output shifts helped" in text) == (not separated)
+
+
 def test_verdict_without_its_arms_says_it_cannot_answer():
     assert "cannot answer" in verdict([made("bn_vs_no_norm", 1)]).text
 

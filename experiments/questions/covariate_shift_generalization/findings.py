@@ -1,4 +1,4 @@
-"""covariate_shift_generalization: the findings and the verdict.
+"""covariate_shift_generalization: the findings (the verdict is in `verdict`).
 
 Every noise level, ghost size and input-shift level is compared with its control on its own;
 none is picked as "the best" from the run that reports it. The shifting noise also carries a
@@ -17,8 +17,6 @@ ACC = "test accuracy"
 UP = "(rise {size_lo} to {size_hi}, 95% confidence, {n} seeds)."
 DOWN = "(drop {size_lo} to {size_hi}, 95% confidence, {n} seeds)."
 SAME = "(difference {lo} to {hi}, 95% confidence, {n} seeds)."
-
-
 RAISED = "raised {what} from {mean_b} to {mean_a} " + UP
 LOWERED = "lowered {what} from {mean_b} to {mean_a} " + DOWN
 UNCHANGED = "did not change {what} reliably: {mean_a} against {mean_b} " + SAME
@@ -29,7 +27,7 @@ def worded(lead: str) -> dict[int, str]:
     return {1: f"{lead} {RAISED}", -1: f"{lead} {LOWERED}", 0: f"{lead} {UNCHANGED}"}
 
 
-def _side(cells: Cells, arm: str, metric: str, **labels):
+def _side(cells: Cells, arm: str, metric: str, **labels) -> Side | None:
     cell = cells.find(arm=arm, **labels)
     return None if cell is None else cell.side(_label(arm, labels), metric)
 

@@ -22,15 +22,24 @@ def _with(found: list[Finding], prefix: str, suffix: str) -> list[Finding]:
 
 def noise_clause(found: list[Finding]) -> str:
     """What the shifting noise did over every level tried, in words; "" if it never helped.
-    "As a regularizer" only where the train-test gap measurably shrank at a level that helped."""
+    "As a regularizer" only where the train-test gap measurably shrank at a level that helped;
+    "its shifts added nothing measurable" where per-example noise alone did as well."""
     noise = _with(found, "noise_", "_vs_bn")
     helped = [f for f in noise if f.direction == 1]
     if not helped:
         return ""
-    gaps = {f.key: f.direction for f in _with(found, "noise_", "_gap")}
-    regular = any(gaps.get(f.key.replace("_vs_bn", "_gap")) == -1 for f in helped)
+    other = {f.key: f.direction for f in found}
     some = "" if len(helped) == len(noise) else " at some strengths"
-    return f"random output shifts helped{some}" + (", as a regularizer" if regular else "")
+    if any(f.direction == -1 for f in noise):
+        some += " and hurt at others"
+    levels = [f.key[len("noise_"):-len("_vs_bn")] for f in helped]
+    shift = [other.get(f"shift_{level}_vs_sample_noise") for level in levels]
+    if all(d is not None and d <= 0 for d in shift):
+        text = f"noise on its outputs helped{some}, but its shifts added nothing measurable"
+    else:
+        text = f"random output shifts helped{some}"
+    regular = any(other.get(f"noise_{level}_gap") == -1 for level in levels)
+    return text + (", as a regularizer" if regular else "")
 
 
 def verdict(found: list[Finding]) -> Verdict:
