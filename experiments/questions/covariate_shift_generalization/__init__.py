@@ -100,7 +100,8 @@ def run_values(p: dict, measured: Measured, n_train: int) -> dict:
             "The arm with the input shifted per batch is a control, not an experiment: batch "
             "norm subtracts each batch's mean and divides by its spread, so in training it "
             "cancels a scale and shift shared by the whole batch by construction, and that arm "
-            "sees what plain batch norm sees. " if "input_shift" in arms else ""),
+            "sees what plain batch norm sees (up to the small constant added to the variance). "
+            if "input_shift" in arms else ""),
         "se_points": f"{100 * math.sqrt(0.25 / measured.n_test):.1f}",
         "levels": _listed(p["noise_levels"], arms & {"noisy_batchnorm", "noisy_no_norm"}),
         "ghosts": _listed(p["ghost_sizes"], arms & {"ghost_batchnorm"}),
