@@ -145,8 +145,8 @@ def full_cells(end: np.ndarray, moves: np.ndarray, dead: list | None = None) -> 
 
 
 @pytest.mark.parametrize(("end", "moves", "opening", "instead"), [
-    (BASE, BASE / 4, "No — training did not", True),
-    (BASE, BASE * np.exp(NOISE), "No — training did not", False),
+    (BASE, BASE / 4, "No — gradient descent did not", True),
+    (BASE, BASE * np.exp(NOISE), "No — gradient descent did not", False),
     (BASE / 10, BASE / 4, "In this run, yes", False),
     (np.array([0.0, 0.6, 0.1, 0.5, 0.05]), BASE * 4, "This run cannot tell", False)])
 def test_verdict_follows_the_measured_directions(end, moves, opening, instead):

@@ -22,6 +22,11 @@ OPT_NAMES = {"sgd": "SGD", "adam": "Adam"}
 UNDONE = "0 means the layer passes its input through unchanged"
 
 
+def where(opt: str, contrast: bool) -> str:
+    """Findings of the main optimizer speak plainly; those of a contrast optimizer say so."""
+    return f"With {OPT_NAMES[opt]}, " if contrast else ""
+
+
 def side(cells: Cells, arm: str, opt: str, metric: str, label: str | None = None,
          diverged: bool = True) -> Side | None:
     cell = cells.find(arm=arm, optimizer=opt, layer="all")
@@ -31,38 +36,40 @@ def side(cells: Cells, arm: str, opt: str, metric: str, label: str | None = None
 
 
 UNDO_END_TEXT = {
-    1: "With {opt}, the undo distance ended at {mean} ({undone}; 95% CI {lo} to {hi}, {n} "
+    1: "{where}the undo distance ended at {mean} ({undone}; 95% CI {lo} to {hi}, {n} "
        "seeds), beyond the {threshold} counted as undone.",
-    0: "With {opt}, the undo distance ended at {mean} ({undone}; 95% CI {lo} to {hi}, {n} "
+    0: "{where}the undo distance ended at {mean} ({undone}; 95% CI {lo} to {hi}, {n} "
        "seeds), not reliably beyond or within the {threshold} counted as undone.",
-    -1: "With {opt}, the undo distance ended at {mean} ({undone}; 95% CI {lo} to {hi}, {n} "
+    -1: "{where}the undo distance ended at {mean} ({undone}; 95% CI {lo} to {hi}, {n} "
         "seeds), within the {threshold} counted as undone: the layers passed their input "
         "through.",
 }
 
 
-def undo_end(cells: Cells, opt: str, importance: float = 0.7) -> Finding | None:
+def undo_end(cells: Cells, opt: str, importance: float = 0.7, contrast: bool = False
+             ) -> Finding | None:
     s = side(cells, "batchnorm", opt, "undo_distance", diverged=False)
     if s is None:
         return None
     return estimate(f"undo_end_{opt}", "distance from undoing the norm", s, UNDO_END_TEXT,
                     threshold=UNDO_TOLERANCE, importance=importance,
-                    context={"opt": OPT_NAMES[opt], "undone": UNDONE})
+                    context={"where": where(opt, contrast), "undone": UNDONE})
 
 
 UNDO_OWN_TEXT = {
-    -1: "With {opt}, units ended {mean_a} from undoing batch norm (0 = undone), {size} "
+    -1: "{where}units ended {mean_a} from undoing batch norm (0 = undone), {size} "
         "closer than had gamma and beta stayed at their start (95% CI {size_lo} to "
         "{size_hi}).",
-    0: "With {opt}, units ended {mean_a} from undoing batch norm (0 = undone), the same within "
+    0: "{where}units ended {mean_a} from undoing batch norm (0 = undone), the same within "
        "noise as had gamma and beta stayed at their start (difference {diff}, 95% CI {lo} to "
        "{hi}).",
-    1: "With {opt}, units ended {mean_a} from undoing batch norm (0 = undone), {size} further "
+    1: "{where}units ended {mean_a} from undoing batch norm (0 = undone), {size} further "
        "than had gamma and beta stayed at their start (95% CI {size_lo} to {size_hi}).",
 }
 
 
-def undo_own(cells: Cells, opt: str, importance: float = 1.0) -> Finding | None:
+def undo_own(cells: Cells, opt: str, importance: float = 1.0, contrast: bool = False
+             ) -> Finding | None:
     """The headline: did training gamma and beta move units toward the undo point?"""
     trained = side(cells, "batchnorm", opt, "undo_distance", "trained gamma and beta", False)
     frozen = side(cells, "batchnorm", opt, "undo_distance_frozen",
@@ -71,7 +78,7 @@ def undo_own(cells: Cells, opt: str, importance: float = 1.0) -> Finding | None:
         return None
     return compare(f"undo_own_{opt}", "distance from undoing the norm", trained, frozen,
                    texts=UNDO_OWN_TEXT, importance=importance,
-                   context={"opt": OPT_NAMES[opt]})
+                   context={"where": where(opt, contrast)})
 
 
 SCALE_TEXT = {
@@ -117,26 +124,28 @@ def input_moves(cells: Cells, opt: str) -> Finding | None:
 
 
 DRIFT_TEXT = {
-    1: "With {opt} and the statistics detached from the gradient, the biases feeding each norm "
-       "grew {mean_a}-fold against {mean_b}-fold with batch norm (geometric means, 95% CI of "
+    1: "{where}the biases feeding each norm grew {mean_a}-fold with the statistics detached "
+       "from the gradient, against {mean_b}-fold with batch norm (geometric means, 95% CI of "
        "the ratio {lo} to {hi}): the optimizer kept pushing biases the next normalization "
        "cancels.",
-    0: "With {opt}, the biases feeding each norm did not grow reliably more with the statistics "
+    0: "{where}the biases feeding each norm did not grow reliably more with the statistics "
        "detached than with batch norm ({mean_a}-fold against {mean_b}-fold; ratio {diff}, 95% "
        "CI {lo} to {hi}).",
-    -1: "With {opt}, the biases feeding each norm grew less with the statistics detached than "
-        "with batch norm ({mean_a}-fold against {mean_b}-fold; ratio {diff}, 95% CI {lo} to "
-        "{hi}), so no drift showed.",
+    -1: "{where}the biases feeding each norm grew less with the statistics detached than with "
+        "batch norm ({mean_a}-fold against {mean_b}-fold; ratio {diff}, 95% CI {lo} to {hi}), "
+        "so no drift showed.",
 }
 
 
-def bias_drift(cells: Cells, opt: str, importance: float = 0.5) -> Finding | None:
+def bias_drift(cells: Cells, opt: str, importance: float = 0.5, contrast: bool = False
+               ) -> Finding | None:
     det, bn = (side(cells, a, opt, "pre_norm_bias_growth")
                for a in ("batchnorm_detached", "batchnorm"))
     if det is None or bn is None:
         return None
     return compare(f"bias_drift_{opt}", "growth of the pre-norm biases", det, bn, ratio=True,
-                   texts=DRIFT_TEXT, importance=importance, context={"opt": OPT_NAMES[opt]})
+                   texts=DRIFT_TEXT, importance=importance,
+                   context={"where": where(opt, contrast)})
 
 
 def accuracy(cells: Cells, a: str, b: str, opt: str, importance: float) -> Finding | None:
@@ -183,7 +192,8 @@ def findings(cells: Cells, arms: list[str], optimizers: list[str]) -> list[Findi
            santurkar(cells, main, "ics_l2"), santurkar(cells, main, "beta_smoothness")]
     for opt in optimizers:
         if opt != main:
-            out += [undo_own(cells, opt, 0.15), bias_drift(cells, opt, 0.15)]
+            out += [undo_own(cells, opt, 0.15, contrast=True),
+                    bias_drift(cells, opt, 0.15, contrast=True)]
     for opt in optimizers:
         for arm in arms:
             cell = cells.get(arm=arm, optimizer=opt, layer="all")
@@ -195,9 +205,9 @@ def findings(cells: Cells, arms: list[str], optimizers: list[str]) -> list[Findi
 
 SCALE_SHIFT = "batch norm's learned scale and shift (gamma and beta)"
 VERDICT_UNDO = {
-    1: f"No — training did not make {SCALE_SHIFT} cancel it",
-    0: f"This run cannot tell whether training made {SCALE_SHIFT} cancel it",
-    -1: f"In this run, yes — training brought {SCALE_SHIFT} close to cancelling it",
+    1: f"No — gradient descent did not make {SCALE_SHIFT} cancel it",
+    0: f"This run cannot tell whether gradient descent made {SCALE_SHIFT} cancel it",
+    -1: f"In this run, yes — gradient descent brought {SCALE_SHIFT} close to cancelling it",
 }
 VERDICT_MOVES = {
     -1: "each nonlinearity's input moved more slowly than without normalization",
