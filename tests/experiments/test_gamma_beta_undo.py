@@ -224,9 +224,18 @@ def test_answer_is_short_verdict_first_and_quotes_only_its_findings(result):
     assert answer.startswith(data["verdict"]["text"])
     assert words(answer) <= ANSWER_WORDS
     assert all(words(s) <= SENTENCE_WORDS for s in sentences(answer))
-    texts = " ".join(f["text"] for f in data["findings"])
+    # after the verdict, the answer is whole finding texts and the divergence line, nothing else
+    rest, used = answer[len(data["verdict"]["text"]):], []
+    for f in data["findings"]:
+        if f["text"] in rest:
+            rest, used = rest.replace(f["text"], ""), [*used, f["text"]]
+    rest, tail = re.subn(r"Diverged: .*? scored as chance accuracy\.", "", rest)
+    assert not rest.strip() and used
+    if tail:  # its numbers are those of the divergence findings
+        used += [f["text"] for f in data["findings"] if f["metric"] == "diverged"]
+    assert not re.search(r"\d", data["verdict"]["text"])
     for number in re.findall(r"-?\d[\d,]*(?:\.\d+)?", answer):
-        assert number in texts, number
+        assert any(number in text for text in used), number
     assert "gamma and beta" in data["verdict"]["text"].split("(")[1]  # named, then used
 
 

@@ -12,6 +12,7 @@ from ...stats import mean_ci
 from .spec import AFFINE, ARMS, PER_STEPS, SHORT, UNDO_TOLERANCE
 
 DISTANCE = "|log(|gamma|/sigma_B)| + |beta - mu_B|/sigma_B"
+GAMMA_FLOOR = 0.01  # |gamma| below this is drawn at it, so a log axis can show it
 
 
 def band_over(ax, x, series: np.ndarray, label: str, index: int, log: bool = False,
@@ -64,7 +65,7 @@ def figure_gamma_sigma(ctx, units, arms, depth):
             idx = ARMS.index(arm)
             for when in ("start", "end"):
                 sigma = units[arm][f"{i}.sigma_B.{when}"]
-                gamma = np.clip(np.abs(units[arm][f"{i}.gamma.{when}"]), 1e-2, None)
+                gamma = np.clip(np.abs(units[arm][f"{i}.gamma.{when}"]), GAMMA_FLOOR, None)
                 filled = when == "end"
                 ax.scatter(sigma, gamma, s=6, alpha=0.5 if filled else 0.35,
                            color=figures.colour(idx) if filled else "none",
@@ -74,7 +75,7 @@ def figure_gamma_sigma(ctx, units, arms, depth):
                 if finite.size:
                     lo, hi = min(lo, finite.min()), max(hi, finite.max())
         if hi > 0:
-            line = np.array([max(lo, 1e-2), hi])
+            line = np.array([max(lo, GAMMA_FLOOR), hi])
             ax.plot(line, line, color="black", linewidth=0.8, linestyle="--",
                     label="undo: |gamma| = sigma_B" if i == 0 else None)
         figures.plain_log(ax)
@@ -87,7 +88,7 @@ def figure_gamma_sigma(ctx, units, arms, depth):
                         "Per unit, |gamma| against the std sigma_B of the pre-norm activations "
                         "at the start (hollow) and end (filled) of training, all seeds; the "
                         "dashed line is the scale part of the undo point, |gamma| = sigma_B. "
-                        "|gamma| is clipped below at 0.01.")
+                        f"|gamma| is clipped below at {GAMMA_FLOOR:g}.")
 
 
 def figure_input_shift(ctx, curves, steps, arms, main, depth):

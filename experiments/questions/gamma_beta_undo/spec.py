@@ -52,9 +52,9 @@ SCHEMA = Schema(
         "smoke": {"seeds": 2, "steps": 60, "width": 16, "depth": 2, "batch_size": 32,
                   "probe_points": 3, "landscape_steps": [0.1, 0.4], "num_samples": 1000,
                   "optimizers": ["sgd", "adam"]},
-        # quick trades training length (2,000 of 3,000 steps) and probe points (10 of 15) for
-        # time; its headline, gamma and beta's own part in the undo distance, still resolves
-        # with 5 seeds (CI half-width about 0.03 to 0.04, far from 0).
+        # quick trades training length (2,000 of the default 3,000 steps) and probe points
+        # (10 of 15) for time; its headline, gamma and beta's own part in the undo distance,
+        # still resolves with 5 seeds: its CI stays well clear of 0.
         "quick": {"seeds": 5, "steps": 2000, "probe_points": 10},
         "full": {"seeds": 10, "steps": 6000, "probe_points": 30,
                  "optimizers": ["sgd", "adam"]},
