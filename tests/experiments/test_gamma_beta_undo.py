@@ -180,6 +180,11 @@ def test_why_states_a_mechanism_only_when_its_comparison_shows_it():
     assert "does not show" in prose.why_values(hidden, "sgd")["reparam"]
     assert "This run fits" not in prose.why_values(hidden, "sgd")["reparam"]
     assert "here sigma_B changed by a larger" not in prose.why_values(hidden, "sgd")["scale"]
+    assert "did drift" not in prose.why_values(hidden, "sgd")["drift"]  # no detached arm
+    drift = make_cells({"batchnorm_detached": {"pre_norm_bias_growth": BASE * 3, "test_acc": BASE},
+                        "batchnorm": {"pre_norm_bias_growth": BASE, "test_acc": BASE}})
+    assert "did drift" in prose.why_values(F.findings(drift, ["batchnorm_detached", "batchnorm"],
+                                                      ["sgd"]), "sgd")["drift"]
 
 
 def test_undo_distance_is_zero_at_the_undo_point_and_symmetric_in_scale():

@@ -76,10 +76,21 @@ SCALE = {
 }
 
 
+DRIFT = {
+    1: "The detached arm is that setting, and in this run its biases did drift.",
+    0: "The detached arm is that setting; in this run its biases did not grow reliably more "
+       "than with batch norm.",
+    -1: "The detached arm is that setting; in this run its biases grew less than with batch "
+        "norm.",
+    None: "This run had no detached arm beside batch norm to show it.",
+}
+
+
 def why_values(found: list[Finding], main: str) -> dict[str, str]:
     by = {f.key: f.direction for f in found}
     return {"reparam": REPARAM[by.get(f"input_moves_{main}")],
-            "scale": SCALE[by.get(f"scale_moved_{main}")]}
+            "scale": SCALE[by.get(f"scale_moved_{main}")],
+            "drift": DRIFT[by.get(f"bias_drift_{main}")]}
 
 
 def diverged_text(row: dict) -> str:
