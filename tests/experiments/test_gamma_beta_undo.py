@@ -221,6 +221,9 @@ def test_result_is_schema_2_with_findings_verdict_and_reproduce(result):
         assert (out / fig["file"]).read_bytes()[:8] == PNG_MAGIC
     for row in data["rows"]:
         check_row(row)
+    assert {r["key"] for r in data["references"]} >= {"ioffe2015", "goodfellow2016",
+                                                      "santurkar2018", "laarhoven2017",
+                                                      "frankle2021"}
 
 
 def test_answer_is_short_verdict_first_and_quotes_only_its_findings(result):
