@@ -59,11 +59,17 @@ def _gather(model: Network, attr: str) -> list[torch.Tensor]:
     return out
 
 
+def probe_size(n: int, n_train: int, group: int) -> int:
+    """How many samples a probe asking for n really uses: at most the training set, rounded
+    down to whole training batches (so batch statistics are over groups of training size)."""
+    return (min(n, n_train) // group) * group
+
+
 def probe_batch(state: ProbeState, n: int) -> tuple[torch.Tensor, int]:
     """The fixed probe input: the first n training samples (rounded down to whole training
     batches) for every member, (M, n, F), and the group size that training normalizes over."""
     d, group = state.data, state.config.batch_size
-    n = (min(n, len(d.y_train)) // group) * group
+    n = probe_size(n, len(d.y_train), group)
     return d.x_train[:n].expand(state.model.members, -1, -1), group
 
 
@@ -123,6 +129,28 @@ class NormStats:
             out[f"layer{i}.beta"] = beta.cpu().numpy()
             out[f"layer{i}.mu_B"] = means[i].cpu().numpy()
             out[f"layer{i}.sigma_B"] = stds[i].cpu().numpy()
+        return out
+
+
+class UnitMoments:
+    """Per layer and unit: mean and std of what the nonlinearity sees, on the fixed probe
+    batch in train mode (batch statistics over groups of the training batch size, buffers
+    untouched), so values at different steps are comparable."""
+
+    name = "unit_moments"
+
+    def __init__(self, n: int = 512):
+        self.n = n
+
+    def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
+        model = state.model
+        out: dict[str, np.ndarray] = {}
+        with recording(model):
+            forward_recorded(model, *probe_batch(state, self.n))
+            for i, block in enumerate(model.blocks):
+                z = block.recorded.double()  # (M, N, C)
+                out[f"layer{i}.z_mean"] = z.mean(1).cpu().numpy()  # (M, C)
+                out[f"layer{i}.z_std"] = z.std(1, correction=0).cpu().numpy()
         return out
 
 
