@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-BN = r"(?:\bbn\b|\bbatch ?norm\w*|\bbatch normali[sz]\w*|\bbatchnormali[sz]\w*)"
+BN = (r"(?:\bbn\b|\bbatch ?(?:re)?norm\w*|\bbatch (?:re)?normali[sz]\w*|\bbatchnormali[sz]\w*|"
+      r"\bsync ?bn\b)")
 ACT = (r"(?:relu|activations?|activation (?:function|layer)s?|non ?linearit(?:y|ies)|sigmoid|tanh|"
        r"gelu)")
 UNDO = (r"(?:undo\w*|cancel\w*(?: out)?|revert\w*|revers\w*|invert\w*|recover\w*|restor\w*|"
@@ -90,7 +91,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (2.0, r"batch ?size (?:is |of |= ?|was |to )?(?:1|one|2|two)\b|\bbatchsize ?=? ?1\b|"
               r"\bbs ?= ?1\b|single (?:sample|image|example) (?:per|in a) batch|"
               r"(?:reduc|decreas|small|low)\w* (?:the )?batch ?size|batch ?size (?:is )?(?:too )?"
-              r"small|larger batch ?size|expected more than 1 value per channel"),
+              r"small|larger batch ?size"),
+        (3.5, r"expected more than (?:1|one) value per channel|batch ?renorm\w*"),
         (2.5, SMALL_BATCH),
         (1.0, RUNNING + r" " + STATS),
         (2.5, RUNNING + r".{0,60}(?:during|in|while|for|when) (?:the )?(?:forward pass|"
@@ -256,8 +258,9 @@ OFF_TOPIC: list[tuple[float, str]] = [
 ]
 
 # The post is about normalization at all (used to down-weight posts that never mention it).
+# BN's own error message and its buffers also say the post is about BN.
 BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
-              r"running (?:mean|var)")
+              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel")
 
 
 def _compile(pairs: list[tuple[float, str]]) -> list[tuple[float, re.Pattern]]:

@@ -65,6 +65,11 @@ def fit(data: list[tuple[str, list[str]]], l2: float = L2, steps: int = STEPS) -
     for i, (_, types) in enumerate(data):
         for t in types or [learned.NONE]:
             y[i, classes.index(t)] += 1.0 / max(1, len(types))
+    # Real posts ask about train/eval far more often than about, say, weight decay; weighting
+    # each post by 1/sqrt(its class's share) keeps the rare types from being drowned out.
+    share = y.sum(axis=0) / len(data)
+    weight = 1.0 / np.sqrt((y * share).sum(axis=1) / y.sum(axis=1))
+    y *= (weight / weight.mean())[:, None]
     w, b = _adam(x, y, l2, steps)
     return {"classes": classes, "vocab": vocab, "weights": w, "bias": b}
 
@@ -79,7 +84,7 @@ def _adam(x: np.ndarray, y: np.ndarray, l2: float, steps: int, lr: float = 0.05)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
-        g = (p - y) / n
+        g = (p * y.sum(axis=1, keepdims=True) - y) / n
         grads = (x.T @ g + 2 * l2 * w, g.sum(axis=0))
         for k, (param, grad) in enumerate(zip((w, b), grads, strict=True)):
             m, v = moments[2 * k], moments[2 * k + 1]
