@@ -84,7 +84,7 @@ def test_bench_prints_its_figures(tmp_path, capsys):
                     "expected": ["bias_redundancy", "dropout_interaction"], "kind": "multi"}),
         json.dumps({"text": "how do I install PyTorch", "expected": [], "kind": "offtopic"}),
     ]), encoding="utf-8")
-    assert bench.main(["--file", str(sample), "--repeats", "1"]) == 0
+    assert bench.main(["--file", str(sample), "--repeats", "1", "--splits", ""]) == 0
     out = capsys.readouterr().out
     assert "top-1 accuracy   1.000" in out
     assert "split precision  1.000  recall 1.000" in out
