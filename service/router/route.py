@@ -57,7 +57,8 @@ def route(text: str) -> Routing:
     prose = clean.clean(prose_part)
     if not prose:
         return Routing()
-    in_bn = score.mentions_normalization(score.normalize(prose + "\n" + code))
+    in_bn = score.mentions_normalization(score.normalize(prose)) or \
+        score.mentions_normalization(code.lower())
     blocks = [split.segments(block) for block in split.blocks(prose)]
     count = sum(len(segs) for segs in blocks)
     if count > MAX_SEGMENTS:
