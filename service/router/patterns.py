@@ -108,6 +108,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.5, r"(?:use|using|plug|with)\w* (?:the )?" + RUNNING),
     ],
     "activation_order": [
+        (2.0, r"\b(?:sits?|placed?|go(?:es)?|put|insert\w*) between\b|between (?:the )?(?:layers|"
+              r"conv\w*|linear|dense)|where (?:should |does |do )?(?:bn|batch ?norm\w*) "
+              r"(?:go|sit|belong)|\bplacement\b"),
         (3.0, r"(?:before|after|prior to|follow\w*) (?:or (?:before|after) )?(?:the )?" + ACT),
         (3.0, r"\b" + ACT + r" (?:before|after|then|or|vs|versus) (?:the )?" + BN),
         (3.0, BN + r" (?:then|before|after|or|vs|versus) (?:the )?" + ACT),
