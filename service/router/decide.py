@@ -4,17 +4,18 @@ The patterns (score.py) see each question of a post on its own and are precise w
 the learned scorer (learned.py) sees the whole post, code included, and knows phrasings the
 patterns do not. The rules here:
 
-- off topic: the learned scorer says "none" (probability >= NONE_MIN, or >= NONE_MIN_NO_BN
-  when the post never mentions normalization) and no part of the post is a confident pattern
-  match (>= RULE_SURE): the post gets no ask;
-- otherwise the primary type is the one with the highest pattern confidence + ALPHA x learned
+- off topic: the learned scorer says "none" (probability >= none_min) and no part of the post
+  is a sure pattern match (confidence >= rule_sure); a post that never mentions normalization
+  needs less of the one and more of the other (none_min_no_bn, rule_sure_no_bn). Such a
+  post gets no ask;
+- otherwise the primary type is the one with the highest pattern confidence + alpha x learned
   probability, even when no pattern was confident: a post about BN always gets its nearest
   type ("nearest" is set so the caller can say which part was not placed);
 - every other type a part of the post asks confidently (pattern confidence >= THRESHOLD) is
-  kept if the learned scorer does not rule it out (probability >= AGREE_MIN), so a post with
+  kept if the learned scorer does not rule it out (probability >= agree_min), so a post with
   several questions gets several asks.
 
-The constants were chosen on the dev split of tests/router/real/posts.jsonl.
+The settings were chosen on the tune and dev splits of tests/router/real/posts.jsonl.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Settings:
     none_min: float = 0.65  # learned "none" probability that makes a post off topic
     none_min_no_bn: float = 0.2  # the same for a post that never mentions normalization
     rule_sure: float = 0.6  # pattern confidence that keeps a post on topic regardless
+    rule_sure_no_bn: float = 0.75  # the same for a post that never mentions normalization
 
 
 SETTINGS = Settings()
@@ -56,7 +58,8 @@ def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: b
         return [Pick(t, c, False) for t, c in rule_conf.items()]
     top_rule = max(rule_conf.values(), default=0.0)
     none_min = settings.none_min if in_bn else settings.none_min_no_bn
-    if top_rule < settings.rule_sure and probs[NONE] >= none_min:
+    rule_sure = settings.rule_sure if in_bn else settings.rule_sure_no_bn
+    if top_rule < rule_sure and probs[NONE] >= none_min:
         return None
     if not rule_conf and not in_bn:
         return None  # nothing BN is named and no pattern fired: not a question for us
