@@ -1,7 +1,9 @@
 """route(text): a post in, the questions it asks out (architecture.md, step 1 of the flow).
 
-Pipeline: clean (quotes, code, greetings, sign-offs out) -> split into blocks and segments ->
-score each segment against every type's patterns -> decide:
+Pipeline: code and tracebacks out (evidence.py; kept as evidence for the learned scorer) ->
+clean (quotes, greetings, sign-offs out) -> split into blocks and segments -> score each segment
+against every type's patterns -> decide, with the learned scorer's view of the whole post
+(decide.py):
 
 - a paragraph is split into several questions only where each part is, on its own, a
   confident question; weaker parts stay with their neighbour as explanation;
@@ -9,8 +11,9 @@ score each segment against every type's patterns -> decide:
   that is too terse on its own ("Which one should I pick?" after a list of norms), and the
   settings stated before the first question ("I train a CNN with batch size 4") apply to
   every ask;
-- a question below THRESHOLD is reported as not understood with the two closest types, unless
-  the post is about something else entirely (then it is off topic and gets nothing);
+- a question about BN below THRESHOLD is reported as not understood with the two closest
+  types; a post about BN that no part places gets its nearest type all the same, with such a
+  note; only a post about something else entirely gets nothing (off topic);
 - asks of the same type are merged, in order of first appearance.
 """
 
