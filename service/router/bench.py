@@ -1,10 +1,14 @@
 """`bnlab bench router`: accuracy and speed of the router on its evaluation sets.
 
-For each set (by default the tuning set and the held-out set in tests/router/) it prints top-1
+For the written sets (the tuning set and the held-out set in tests/router/) it prints top-1
 accuracy on single-question items, precision and recall of the question split on multi-question
 items (types found vs types expected, summed over items), the rejection rate on off-topic
 items, how many expected parameters were read, and latency per post (median, p99) after a
-warm-up pass. Targets: top-1 >= 0.9, rejection >= 0.9, under 50 ms per post.
+warm-up pass. For the real posts (tests/router/real/posts.jsonl, see realset.py) it prints the
+same per split (tune, dev, test), the on-topic not-understood rate, a confusion matrix by type
+and the hardest test posts. The test split is scored only here: nothing tunes on it.
+Targets on the real test split: top-1 >= 0.9, multi-question recall >= 0.8 at precision >=
+0.85, off-topic rejection >= 0.9, on-topic not understood <= 0.05, p99 < 20 ms.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import route
+from . import realset, route
 from .params import ALIASES
 
 _SETS = Path(__file__).resolve().parents[2] / "tests" / "router"
@@ -126,8 +130,12 @@ def _time(items: list[dict], repeats: int) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bnlab bench router", description=__doc__.split("\n")[0])
     parser.add_argument("--file", type=Path, action="append", default=None,
-                        help="evaluation set (JSONL, repeatable; default: the tuning set and "
-                             "the held-out set in tests/router/)")
+                        help="written evaluation set (JSONL, repeatable; default: the tuning set "
+                             "and the held-out set in tests/router/)")
+    parser.add_argument("--splits", default="tune,dev,test",
+                        help="real-post splits to score (comma separated; '' for none)")
+    parser.add_argument("--hardest", type=int, default=10,
+                        help="list this many hardest posts of the test split")
     parser.add_argument("--repeats", type=int, default=5, help="timed passes over each set")
     parser.add_argument("--misses", action="store_true", help="list the items it got wrong")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
@@ -137,12 +145,27 @@ def main(argv: list[str] | None = None) -> int:
     if not files or missing:
         print(f"evaluation set not found: {', '.join(missing) or EVAL_SET}")
         return 2
-    reports = {f.name: evaluate(load(f), repeats=max(1, args.repeats)) for f in files}
+    splits = [s for s in args.splits.split(",") if s]
+    if splits and not realset.REAL_SET.is_file():
+        print(f"evaluation set not found: {realset.REAL_SET}")
+        return 2
+    repeats = max(1, args.repeats)
+    reports = {f.name: evaluate(load(f), repeats=repeats) for f in files}
+    real_posts = realset.load() if splits else []
+    real = {s: realset.evaluate(real_posts, s, repeats=repeats) for s in splits}
     if args.json:
-        print(json.dumps({name: asdict(rep) for name, rep in reports.items()}, indent=2))
+        out = {name: asdict(rep) for name, rep in reports.items()}
+        for split, rep in real.items():
+            data = asdict(rep)
+            data.pop("outcomes")
+            out[f"real:{split}"] = data
+        print(json.dumps(out, indent=2))
         return 0
     for name, rep in reports.items():
         _print(name, rep, args.repeats, args.misses)
+    for split, rep in real.items():
+        hardest = args.hardest if split == "test" else 0
+        print("\n".join(realset.format_report(rep, hardest)))
     return 0
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-BN = r"(?:\bbn\b|\bbatch ?norm\w*|\bbatch normali[sz]\w*|\bbatchnormali[sz]\w*)"
+BN = (r"(?:\bbn\b|\bbatch ?(?:re)?norm\w*|\bbatch (?:re)?normali[sz]\w*|\bbatchnormali[sz]\w*|"
+      r"\bsync ?bn\b)")
 ACT = (r"(?:relu|activations?|activation (?:function|layer)s?|non ?linearit(?:y|ies)|sigmoid|tanh|"
        r"gelu)")
 UNDO = (r"(?:undo\w*|cancel\w*(?: out)?|revert\w*|revers\w*|invert\w*|recover\w*|restor\w*|"
@@ -34,6 +35,10 @@ SMALL_BATCH = (r"(?:(?:small|tiny|little|few|micro|small ?ish|modest)(?: mini)? 
 
 TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     "gamma_beta_undo": [
+        # Real posts: affine=False, zero-initialised scale, learnable scale and shift.
+        (2.5, r"\baffine\b|zero ?init\w*|init\w* (?:\w+ ){0,3}(?:to|as|with) zeros?|"
+              r"\bscale (?:parameter|factor)s?\b|fix_?gamma|scale ?(?:/|and|&) ?shift|"
+              r"zero (?:gamma|scale)|gamma (?:=|to|as) ?0\b|zero_?residual"),
         (2.0, r"\b(?:gamma|beta)s?\b.{0,60}\b(?:gamma|beta)s?\b"),
         (1.0, r"\b(?:gamma|beta)s?\b"),
         (1.5, r"\b(?:scale and shift|shift and scale|rescale|re ?shift|affine|learn(?:ed|t|able) "
@@ -55,6 +60,11 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"\b(?:backprop\w*|gradient descent|the optimizer|sgd)\b.{0,50}" + UNDO),
     ],
     "covariate_shift_generalization": [
+        # Real posts: what BN does at all, whether it is worth it, BN as a regularizer.
+        (2.0, r"what (?:is|does) (?:the )?(?:bn|batch ?norm\w*)|how (?:does )?(?:bn|batch ?norm\w*|"
+              r"it) (?:help|work)|(?:role|purpose|benefit|point) of (?:the )?(?:bn|batch ?norm\w*)|"
+              r"worth|(?:any )?other benefit|worse than without|internal covariate|"
+              r"regulari[sz]\w* effect|act\w* (?:like|as) (?:a )?regulari[sz]"),
         (2.5, r"covariate shift"),
         (2.5, r"generali[sz]\w*"),
         (1.0, r"(?:distribution|feature|input|activation)s? (?:\w+ )?(?:shift|drift|chang|wander|"
@@ -74,6 +84,15 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"\bstable distributions?|stabili[sz]\w* (?:the )?distributions?"),
     ],
     "small_batch_statistics": [
+        # Real posts: synchronized BN across GPUs, per-GPU batches, batch size 1.
+        (2.5, r"sync\w* ?(?:batch ?norm\w*|bn)|\bsync ?bn\b|batch ?norm ?sync|"
+              r"(?:multi(?:ple)?|several|across|between|different|\d) ?gpus|data ?parallel|"
+              r"distributed (?:training|data)"),
+        (2.0, r"batch ?size (?:is |of |= ?|was |to )?(?:1|one|2|two)\b|\bbatchsize ?=? ?1\b|"
+              r"\bbs ?= ?1\b|single (?:sample|image|example) (?:per|in a) batch|"
+              r"(?:reduc|decreas|small|low)\w* (?:the )?batch ?size|batch ?size (?:is )?(?:too )?"
+              r"small|larger batch ?size"),
+        (3.5, r"expected more than (?:1|one) value per channel|batch ?renorm\w*"),
         (2.5, SMALL_BATCH),
         (1.0, RUNNING + r" " + STATS),
         (2.5, RUNNING + r".{0,60}(?:during|in|while|for|when) (?:the )?(?:forward pass|"
@@ -89,6 +108,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.5, r"(?:use|using|plug|with)\w* (?:the )?" + RUNNING),
     ],
     "activation_order": [
+        (2.0, r"\b(?:sits?|placed?|go(?:es)?|put|insert\w*) between\b|between (?:the )?(?:layers|"
+              r"conv\w*|linear|dense)|where (?:should |does |do )?(?:bn|batch ?norm\w*) "
+              r"(?:go|sit|belong)|\bplacement\b"),
         (3.0, r"(?:before|after|prior to|follow\w*) (?:or (?:before|after) )?(?:the )?" + ACT),
         (3.0, r"\b" + ACT + r" (?:before|after|then|or|vs|versus) (?:the )?" + BN),
         (3.0, BN + r" (?:then|before|after|or|vs|versus) (?:the )?" + ACT),
@@ -103,6 +125,7 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (0.5, r"the other way round|both orders"),
     ],
     "learning_rate": [
+        (1.5, r"\bconverg\w*|lr_?mult|learning ?rate (?:of|for) (?:the )?(?:bn|batch ?norm)"),
         (2.0, r"learning rates?|\blrs?\b|step sizes?"),
         (2.5, r"(?:higher|larger|bigger|big|high|large|aggressive|crank up|raise|increase\w*|"
               r"\d+ ?x) (?:the )?(?:learning rates?|\blr\b|step sizes?)"),
@@ -113,6 +136,14 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:learning rate|\blr\b).{0,40}(?:sensitiv|robust|tolerat|stable|range)\w*"),
     ],
     "deep_gradients": [
+        # Real posts: whether a (residual) network needs BN at all, training without it.
+        (2.5, r"without (?:any )?(?:bn|batch ?norm\w*|normali[sz]ation)|"
+              r"(?:don'?t|didn'?t|not|never|no) (?:use |using |include |add )?(?:any )?"
+              r"(?:bn|batch ?norm\w*) (?:layers?)?|remov\w* (?:the |all )?(?:bn|batch ?norm\w*)|"
+              r"(?:dropping|drop) (?:the )?(?:bn|batch ?norm\w*)|fixup|skipinit|rezero|"
+              r"need (?:the )?(?:bn|batch ?norm\w*)|(?:bn|batch ?norm\w*) (?:layers? )?"
+              r"(?:is |are |was |were )?not used|(?:bn|batch ?norm\w*) in every layer"),
+        (1.5, r"gradient (?:propagation|flow)|deeper networks?|\bresnets?\b.{0,40}without"),
         (3.0, r"(?:vanish|explod)\w* (?:and (?:vanish|explod)\w* )?gradients?|gradients? "
               r"(?:\w+ ){0,2}(?:vanish|explod|blow|shrink|die|dying)\w*|gradient explosion"),
         (1.5, r"\bdeep(?:er)? (?:\w+ )?(?:nets?|networks?|models?|mlps?)|very deep|many layers|"
@@ -127,6 +158,15 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (0.5, r"gradients?"),
     ],
     "train_eval_gap": [
+        # Real posts: frozen BN when fine-tuning, trainable/training flags, moving statistics.
+        (2.0, r"\bfreez\w*|\bfrozen\b|\bunfreez\w*|trainable ?=? ?false|training ?= ?false|"
+              r"is_?training|use_global_stats|norm_eval|fine ?tun\w*"),
+        (1.5, r"moving[ _](?:mean|var\w*|average|stat\w*)|running[ _](?:mean|var\w*|stat\w*)|"
+              r"population (?:mean|stat\w*)|(?:batch ?norm\w*|bn) (?:stat\w*|parameters? "
+              r"(?:are|is) (?:not )?updat)|statistics (?:are |is )?(?:not )?updat\w*"),
+        (1.5, r"\b(?:predict\w*|inference|deploy\w*|testing|test (?:phase|set|stage)|"
+              r"evaluat\w*)\b"),
+        (1.0, r"domain adaptation|different (?:results|outputs|predictions)|inconsistent"),
         (3.0, r"(?:eval|evaluation|inference|test) mode|\.?eval ?\(\)|model\.eval"),
         (1.5, r"train(?:ing)? mode|\.?train ?\(\)"),
         (1.5, r"(?:worse|lower|drops?|terrible|bad|garbage|awful|poor)\w*.{0,40}(?:eval|inference|"
@@ -156,6 +196,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (0.5, r"regulari[sz]ers?"),
     ],
     "weight_decay": [
+        (1.5, r"(?:no|without|exclud\w*|skip\w*|remov\w*) (?:the )?(?:weight )?decay|"
+              r"decay for (?:the )?(?:bn|batch ?norm|norm)"),
         (3.5, r"weight decay|\bwd\b|\bl2\b|weight penalt\w*"),
         (2.0, r"scale ?invarian\w*|(?:scale|norm) of (?:the|their|its) weights|"
               r"penali[sz]\w* (?:their|the|its) norm"),
@@ -176,11 +218,14 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"mean subtraction|subtract\w* the mean"),
     ],
     "norm_comparison": [
+        # Real posts: BN in RNNs, GAN discriminators and transformers; other norms instead.
+        (2.0, r"recurrent|\brnn|\blstm|\bgru\b|discriminator|generator|attention|"
+              r"instance ?norm\w*|layer ?norm\w*|group ?norm\w*|\bgn\b|\bln\b|\bin\b(?= layer)"),
         (3.0, r"layer ?norm\w*|group ?norm\w*|instance ?norm\w*|rms ?norm\w*|"
               r"weight normali[sz]\w*"),
         (1.5, r"\b(?:vs|versus|compared? (?:to|with)|comparison|comparing|instead of|"
               r"alternatives?|pros and cons|difference between|differences?)\b"),
-        (2.0, r"which (?:normali[sz]ation|norm)|normali[sz]ation (?:methods?|layers?|"
+        (2.0, r"which (?:normali[sz]ation|norm)|(?<!batch )normali[sz]ation (?:methods?|layers?|"
               r"schemes?|techniques?)|normali[sz]ations\b"),
         (1.5, r"transformers?|\brnns?\b|\blstms?\b|\bnlp\b"),
         (1.0, r"(?:don'?t|do not|never|rarely) use (?:bn\b|batch ?norm)"),
@@ -216,8 +261,9 @@ OFF_TOPIC: list[tuple[float, str]] = [
 ]
 
 # The post is about normalization at all (used to down-weight posts that never mention it).
+# BN's own error message and its buffers also say the post is about BN.
 BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
-              r"running (?:mean|var)")
+              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel")
 
 
 def _compile(pairs: list[tuple[float, str]]) -> list[tuple[float, re.Pattern]]:

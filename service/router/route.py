@@ -1,7 +1,9 @@
 """route(text): a post in, the questions it asks out (architecture.md, step 1 of the flow).
 
-Pipeline: clean (quotes, code, greetings, sign-offs out) -> split into blocks and segments ->
-score each segment against every type's patterns -> decide:
+Pipeline: code and tracebacks out (evidence.py; kept as evidence for the learned scorer) ->
+clean (quotes, greetings, sign-offs out) -> split into blocks and segments -> score each segment
+against every type's patterns -> decide, with the learned scorer's view of the whole post
+(decide.py):
 
 - a paragraph is split into several questions only where each part is, on its own, a
   confident question; weaker parts stay with their neighbour as explanation;
@@ -9,8 +11,9 @@ score each segment against every type's patterns -> decide:
   that is too terse on its own ("Which one should I pick?" after a list of norms), and the
   settings stated before the first question ("I train a CNN with batch size 4") apply to
   every ask;
-- a question below THRESHOLD is reported as not understood with the two closest types, unless
-  the post is about something else entirely (then it is off topic and gets nothing);
+- a question about BN below THRESHOLD is reported as not understood with the two closest
+  types; a post about BN that no part places gets its nearest type all the same, with such a
+  note; only a post about something else entirely gets nothing (off topic);
 - asks of the same type are merged, in order of first appearance.
 """
 
@@ -20,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from . import clean, params, score, split
+from . import clean, decide, evidence, learned, params, score, split
 from .routing import Ask, NotUnderstood, RouterInputError, Routing
 
 THRESHOLD = 0.4  # confidence needed for an ask
@@ -52,10 +55,13 @@ class _Unit:
 
 def route(text: str) -> Routing:
     """Raises RouterInputError for input it refuses; empty input gives an empty Routing."""
-    prose = clean.clean(text)
+    # Code and tracebacks are evidence for the learned scorer, never prose or excerpts.
+    prose_part, code = evidence.split(clean.check(text))
+    prose = clean.clean(prose_part)
     if not prose:
         return Routing()
-    in_bn = score.mentions_normalization(score.normalize(prose))
+    in_bn = score.mentions_normalization(score.normalize(prose)) or \
+        score.mentions_normalization(code.lower())
     blocks = [split.segments(block) for block in split.blocks(prose)]
     count = sum(len(segs) for segs in blocks)
     if count > MAX_SEGMENTS:
@@ -63,7 +69,9 @@ def route(text: str) -> Routing:
             f"the text holds {count} separate questions or paragraphs; the limit is "
             f"{MAX_SEGMENTS}")
     units = [u for segs in blocks for u in _block_units(segs, in_bn)]
-    return _assemble(units, in_bn)
+    model = learned.load()
+    probs = model.probabilities(prose, code) if model else None
+    return _assemble(units, in_bn, probs)
 
 
 def _unit(text: str, in_bn: bool, question: bool | None = None) -> _Unit:
@@ -94,12 +102,13 @@ class _Found:
     texts: list[str] = field(default_factory=list)
 
 
-def _assemble(units: list[_Unit], in_bn: bool) -> Routing:
+def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None) -> Routing:
     routing = Routing()
     asks_questions = any(u.question for u in units)
     context: list[_Unit] = []  # statements since the last question
     preamble: list[str] = []  # statements before the first question
     found: dict[str, _Found] = {}  # in order of first appearance
+    unplaced: list[_Unit] = []  # questions about BN that no type took
     seen_question = False
     for unit in units:
         if unit.off_topic:
@@ -122,13 +131,37 @@ def _assemble(units: list[_Unit], in_bn: bool) -> Routing:
             entry.confidence = max(entry.confidence, unit.confidence)
             entry.texts.append(unit.text)
         elif in_bn and (unit.scores.top > 0 or _mentions_bn(unit.text)):
-            routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit)))
+            unplaced.append(unit)
         elif unit.question and len(unit.text.split()) >= 4:
             routing.off_topic.append(unit.text)
+    rule_conf = {t: e.confidence for t, e in found.items()}
+    chosen = decide.choose(rule_conf, probs, in_bn)
+    if chosen is None:  # the learned scorer and the patterns agree: nothing BN is asked
+        return Routing(off_topic=[u.text for u in units])
     shared = params.extract(" ".join(preamble))
-    for type_id, entry in found.items():
-        routing.asks.append(_ask(type_id, entry.confidence, entry.texts, shared))
+    for pick in chosen:
+        texts = found[pick.type].texts if pick.type in found else [
+            _best_text(units, pick.type)]
+        routing.asks.append(_ask(pick.type, pick.confidence, texts, shared))
+    for unit in unplaced:
+        routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit, probs)))
+    nearest = [p for p in chosen if p.nearest]
+    if nearest and not unplaced:
+        # The post was placed only by the learned scorer: say which text that was.
+        unit = _first_question(units)
+        routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit, probs)))
     return routing
+
+
+def _best_text(units: list[_Unit], type_id: str) -> str:
+    """The part of the post that speaks most for a type placed by the learned scorer."""
+    scored = [u for u in units if not u.off_topic]
+    best = max(scored or units, key=lambda u: (u.scores.by_type[type_id], u.question))
+    return best.text if best.scores.by_type[type_id] > 0 else _first_question(units).text
+
+
+def _first_question(units: list[_Unit]) -> _Unit:
+    return next((u for u in units if u.question and not u.off_topic), units[0])
 
 
 def _ask(type_id: str, conf: float, texts: list[str], shared: params.Extracted) -> Ask:
@@ -162,11 +195,14 @@ def _mentions_bn(text: str) -> bool:
     return score.mentions_normalization(score.normalize(text))
 
 
-def suggest(unit: _Unit) -> list[str]:
-    """The two closest types: by pattern score, then by words shared with the catalog entry."""
+def suggest(unit: _Unit, probs: dict[str, float] | None = None) -> list[str]:
+    """The two closest types: by pattern score plus the learned scorer's probability, then by
+    words shared with the catalog entry."""
     words = set(re.findall(r"[a-z]{3,}", score.normalize(unit.text))) - _STOPWORDS
     by_type = unit.scores.by_type
-    ranked = sorted(by_type, key=lambda t: (-by_type[t], -len(words & _catalog_words(t))))
+    prob = probs or {}
+    ranked = sorted(by_type, key=lambda t: (-(by_type[t] + 5 * prob.get(t, 0.0)),
+                                            -len(words & _catalog_words(t))))
     return ranked[:2]
 
 

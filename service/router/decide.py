@@ -1,0 +1,75 @@
+"""Which types a post asks: the patterns' per-part confidences combined with the learned scorer.
+
+The patterns (score.py) see each question of a post on its own and are precise when they fire;
+the learned scorer (learned.py) sees the whole post, code included, and knows phrasings the
+patterns do not. The rules here:
+
+- off topic: the learned scorer says "none" (probability >= none_min) and no part of the post
+  is a sure pattern match (confidence >= rule_sure); a post that never mentions normalization
+  needs less of the one and more of the other (none_min_no_bn, rule_sure_no_bn). Such a
+  post gets no ask;
+- otherwise the primary type is the one with the highest pattern confidence + alpha x learned
+  probability, even when no pattern was confident: a post about BN always gets its nearest
+  type ("nearest" is set so the caller can say which part was not placed);
+- every other type a part of the post asks confidently (pattern confidence >= THRESHOLD) is
+  kept if the learned scorer does not rule it out (probability >= agree_min), so a post with
+  several questions gets several asks.
+
+The settings were chosen on the tune and dev splits of tests/router/real/posts.jsonl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from experiments import catalog
+
+from .learned import NONE
+
+THRESHOLD = 0.4  # a part of a post placed by the patterns alone (route.THRESHOLD)
+
+
+@dataclass(frozen=True)
+class Settings:
+    alpha: float = 1.0  # weight of the learned probability against the pattern confidence
+    agree_min: float = 0.05  # learned probability below which a second pattern ask is dropped
+    none_min: float = 0.65  # learned "none" probability that makes a post off topic
+    none_min_no_bn: float = 0.2  # the same for a post that never mentions normalization
+    rule_sure: float = 0.6  # pattern confidence that keeps a post on topic regardless
+    rule_sure_no_bn: float = 0.75  # the same for a post that never mentions normalization
+
+
+SETTINGS = Settings()
+
+
+@dataclass(frozen=True)
+class Pick:
+    type: str
+    confidence: float
+    nearest: bool  # placed although no part of the post was a confident pattern match
+
+
+def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: bool,
+           settings: Settings | None = None) -> list[Pick] | None:
+    """The asks in order (the patterns' order of first appearance, a nearest type first), or
+    None when the post is off topic. `rule_conf` holds the types some part asked confidently."""
+    settings = settings or SETTINGS
+    if probs is None:  # no model shipped: the patterns decide alone
+        return [Pick(t, c, False) for t, c in rule_conf.items()]
+    top_rule = max(rule_conf.values(), default=0.0)
+    none_min = settings.none_min if in_bn else settings.none_min_no_bn
+    rule_sure = settings.rule_sure if in_bn else settings.rule_sure_no_bn
+    if top_rule < rule_sure and probs[NONE] >= none_min:
+        return None
+    if not rule_conf and not in_bn:
+        return None  # nothing BN is named and no pattern fired: not a question for us
+    combined = {t: rule_conf.get(t, 0.0) + settings.alpha * probs[t] for t in catalog.ids()}
+    primary = max(combined, key=combined.get)
+    picks: list[Pick] = []
+    if primary not in rule_conf:
+        conf = combined[primary] / (1 + settings.alpha)
+        picks.append(Pick(primary, round(min(conf, THRESHOLD - 0.01), 3), True))
+    for type_id, conf in rule_conf.items():
+        if type_id == primary or probs[type_id] >= settings.agree_min:
+            picks.append(Pick(type_id, conf, False))
+    return picks
