@@ -86,7 +86,8 @@ def fmt_number(value: float | int | None, digits: int = 2) -> str:
         return "n/a"
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return f"{int(value):,}"
-    return f"{float(value):,.{digits}f}"
+    text = f"{float(value):,.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.00"
 
 
 DEFAULT_TEXT = {

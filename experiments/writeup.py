@@ -46,14 +46,22 @@ def compose_answer(verdict: Verdict, findings: Sequence[Finding]) -> str:
     support += sorted((f for f in findings if f not in support and f not in diverged
                        and f.importance > 0), key=lambda f: -f.importance)
     parts = [verdict.text]
-    budget = ANSWER_WORDS - words(verdict.text) - words(tail)
-    for f in support[:2]:
-        if words(f.text) <= budget:
+    # Two words are kept for spelling out the first "95% CI" (explain_ci below).
+    budget = ANSWER_WORDS - words(verdict.text) - words(tail) - 2
+    chosen = 0
+    for f in support:
+        if chosen < 2 and words(f.text) <= budget:
             parts.append(f.text)
             budget -= words(f.text)
+            chosen += 1
     if tail:
         parts.append(tail)
-    return " ".join(parts)
+    return explain_ci(" ".join(parts))
+
+
+def explain_ci(text: str) -> str:
+    """A learner may not know the abbreviation: its first use is written out."""
+    return text.replace("95% CI", "95% confidence interval (CI)", 1)
 
 
 def _divergence_sentence(found: Sequence[Finding]) -> str:

@@ -132,3 +132,23 @@ def test_the_reproduce_command_resolves_to_the_same_parameters():
     cmd = reproduce_command(qt.id, "smoke", params, qt.schema)
     sets = dict(part.split("=", 1) for part in cmd.split(" --set ")[1:])
     assert qt.resolve("smoke", sets) == params
+
+
+def test_negative_zero_is_printed_as_zero():
+    from experiments.findings import fmt_number
+
+    assert fmt_number(-0.001) == "0.00" and fmt_number(-0.01) == "-0.01"
+
+
+def test_a_long_first_support_does_not_keep_a_shorter_one_out():
+    v = Verdict("No.", ())
+    found = [finding("long", 85, 0.9), finding("short", 10, 0.5)]
+    answer = compose_answer(v, found)
+    assert "end." in answer and len(answer.split()) <= ANSWER_WORDS
+    assert answer.count("end.") == 1  # the short one
+
+
+def test_the_first_ci_is_spelled_out():
+    v = Verdict("No.", ("a",))
+    answer = compose_answer(v, [Finding("a", "X (95% CI 1 to 2). Y (95% CI 3 to 4).", 0.5)])
+    assert "95% confidence interval (CI) 1 to 2" in answer and "95% CI 3 to 4" in answer
