@@ -103,6 +103,7 @@ _READY: tuple[str, ...] = (
     "small_batch_statistics",
     "gamma_beta_undo",
     "covariate_shift_generalization",
+    "activation_order",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).

@@ -45,7 +45,7 @@ def test_run_writes_result_and_figures(tmp_path, capsys):
     (["run", "small_batch_statistics", "--set", "epochs=0"], "epochs"),
     (["run", "small_batch_statistics", "--set", "colour=blue"], "unknown parameter"),
     (["run", "small_batch_statistics", "--set", "oops"], "KEY=VALUE"),
-    (["run", "activation_order"], "planned"),
+    (["run", "norm_comparison"], "planned"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(args, words, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "service.cli", *args, "--out", str(tmp_path)],
