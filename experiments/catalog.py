@@ -104,6 +104,7 @@ _READY: tuple[str, ...] = (
     "gamma_beta_undo",
     "covariate_shift_generalization",
     "activation_order",
+    "learning_rate",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).
