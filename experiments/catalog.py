@@ -105,6 +105,7 @@ _READY: tuple[str, ...] = (
     "covariate_shift_generalization",
     "activation_order",
     "learning_rate",
+    "bias_redundancy",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).
