@@ -106,6 +106,7 @@ _READY: tuple[str, ...] = (
     "activation_order",
     "learning_rate",
     "bias_redundancy",
+    "deep_gradients",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).
