@@ -47,9 +47,12 @@ def check_v2(out_dir: Path, type_id: str, preset: str = "smoke",
     check_answer(data["answer"], data["verdict"]["text"], [f["text"] for f in data["findings"]])
     assert data["reproduce"].startswith(f"bnlab run {type_id} --preset {preset}")
     assert data["rows"], "no measured rows"
+    assert data["summary_markdown"].rstrip().endswith(f"`{data['reproduce']}`")
     for row in data["rows"]:
-        assert "arm" in row or "pair" in row
+        assert "arm" in row
         check_row(row)
+        assert row["n_seeds"] == data["params"]["seeds"], "every seed counts, diverged or not"
+        assert 0.0 <= row["diverged"] <= 1.0
     lo, hi = figures
     assert lo <= len(data["figures"]) <= hi
     assert data["key_figure"] == data["figures"][0]["name"]

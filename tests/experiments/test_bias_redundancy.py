@@ -28,7 +28,7 @@ def result(tmp_path_factory):
 def test_rows_per_arm_and_optimizer_and_per_pair(result):
     _, data = result
     p = data["params"]
-    arms = [r for r in data["rows"] if "arm" in r]
+    arms = [r for r in data["rows"] if "pair" not in r]
     assert {(r["arm"], r["optimizer"]) for r in arms} == {
         (a, o) for a in ("bn_bias", "bn_no_bias", "no_norm_bias", "no_norm_no_bias")
         for o in p["optimizers"]}
@@ -43,6 +43,8 @@ def test_rows_per_arm_and_optimizer_and_per_pair(result):
     pairs = [r for r in data["rows"] if "pair" in r]
     assert {(r["pair"], r["optimizer"]) for r in pairs} == {
         (q, o) for q in ("bn", "no_norm") for o in p["optimizers"]}
+    assert {r["arm"] for r in pairs} == {"bn_bias_vs_bn_no_bias",
+                                         "no_norm_bias_vs_no_norm_no_bias"}
     by = {(r["pair"], r["optimizer"]): r["max_loss_diff"] for r in pairs}
     for o in p["optimizers"]:
         assert by[("bn", o)] < by[("no_norm", o)]

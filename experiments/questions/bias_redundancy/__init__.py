@@ -53,7 +53,7 @@ def cells_table(rows: list[dict]) -> str:
     """Means over seeds; round-off quantities in scientific notation."""
     body = [[f"{LABELS[r['arm']]}, {OPTIMIZER_NAMES[r['optimizer']]}", mean_pm(r, "test_acc"),
              _sci(r, "bias_grad_ratio"), _sci(r, "bias_drift"), "-"]
-            for r in rows if "arm" in r]
+            for r in rows if "pair" not in r]
     body += [[f"{PAIR_NAMES[r['pair']]}, {OPTIMIZER_NAMES[r['optimizer']]}", "-", "-", "-",
               _sci(r, "max_loss_diff")] for r in rows if "pair" in r]
     return table(["arm", "test accuracy", "largest bias/weight gradient ratio",

@@ -134,6 +134,7 @@ def pair_cells(hists: list[History], optimizer: str, n_seeds: int, out: Measured
                                "steps_matched": steps_matched(hists[0].steps, diff[:, sl],
                                                               hists[0].total_steps)},
                               dead[sl], n_seeds, 0.0)
-        cell.extra = {"steps": hists[0].total_steps}
+        with_arm, without_arm = PAIRS[pair]
+        cell.extra = {"arm": f"{with_arm}_vs_{without_arm}", "steps": hists[0].total_steps}
         cells.append(cell)
     return cells
