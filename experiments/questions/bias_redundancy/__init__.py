@@ -9,6 +9,8 @@ answer it (Ioffe & Szegedy 2015, Sec. 3.2). Modules: `spec`, `measure`, `finding
 
 from __future__ import annotations
 
+import math
+
 from ... import datasets
 from ...catalog import QuestionType, planned_entry
 from ...references import cite
@@ -46,7 +48,7 @@ def run(ctx: RunContext) -> Result:
 
 def _sci(row: dict, metric: str) -> str:
     value = row.get(metric)
-    return "-" if value is None else f"{value:.1e}"
+    return "-" if value is None or not math.isfinite(value) else f"{value:.1e}"
 
 
 def cells_table(rows: list[dict]) -> str:
