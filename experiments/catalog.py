@@ -103,10 +103,14 @@ _READY: tuple[str, ...] = (
     "small_batch_statistics",
     "gamma_beta_undo",
     "covariate_shift_generalization",
-    "norm_comparison",
+    "activation_order",
+    "learning_rate",
+    "deep_gradients",
     "train_eval_gap",
-    "weight_decay",
     "dropout_interaction",
+    "weight_decay",
+    "bias_redundancy",
+    "norm_comparison",
 )
 
 # The whole catalog in the order architecture.md lists it: id -> (title, question in plain words).

@@ -7,6 +7,7 @@ that use different norms (`NormArms`), so several arms train in one batched mode
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,3 +174,26 @@ def build(spec: ModelSpec, seeds: Sequence[int], n_in: int, n_classes: int,
           arms: Sequence[Arm] | None = None) -> Network:
     """A batched network with one member per seed (arms, if given, split the members)."""
     return MODELS[spec.kind](spec, seeds, n_in, n_classes, arms)
+
+
+@torch.no_grad()
+def he_init(model: Network) -> Network:
+    """He et al. (2015) initialisation of every block's layer, in place: the default draws
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) scaled by sqrt(6), so U(-sqrt(6/fan_in), sqrt(6/fan_in))
+    with variance 2/fan_in (the same draws, so seeds still pair), and zero biases. The head
+    keeps its default initialisation."""
+    for block in model.blocks:
+        block.layer.weight.mul_(math.sqrt(6.0))
+        if block.layer.bias is not None:
+            block.layer.bias.zero_()
+    return model
+
+
+@torch.no_grad()
+def copy_shared_parameters(source: nn.Module, target: nn.Module) -> None:
+    """Copy every parameter and buffer that `target` shares by name and shape with `source`:
+    a model without biases then starts from exactly the weights of one with them."""
+    own = dict(source.named_parameters()) | dict(source.named_buffers())
+    for name, t in [*target.named_parameters(), *target.named_buffers()]:
+        if name in own and own[name].shape == t.shape:
+            t.copy_(own[name])

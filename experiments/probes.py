@@ -17,7 +17,7 @@ from torch import nn
 
 from . import norms
 from .models import Network, NormArms
-from .trainer import ProbeState
+from .trainer import ProbeState, member_loss
 
 PERCENTILES = (15, 50, 85)  # as in Ioffe & Szegedy 2015, Fig. 1
 
@@ -241,3 +241,55 @@ def recalibrate(model: Network, x: torch.Tensor, names: tuple[str, ...] = ("batc
         for sl, n in targets:
             n.running_mean.copy_(means[i][sl])
             n.running_var.copy_(variances[i][sl] * count / max(count - 1, 1))
+
+
+@torch.no_grad()
+def layer_input_stats(model: Network, x: torch.Tensor, group: int | None = None) -> np.ndarray:
+    """What each layer after the first receives (every block but the first, then the head):
+    mean, std and fraction of negative values over all its input values, per member,
+    (M, layers, 3). Batch statistics over groups of `group` samples, or eval mode if None."""
+    seen: list[torch.Tensor] = []
+
+    def record(_module, args):
+        h = args[0].flatten(2).flatten(1).float()  # (M, N*C*L)
+        seen.append(torch.stack([h.mean(1), h.std(1), (h < 0).float().mean(1)], 1))
+
+    layers = [*list(model.blocks)[1:], model.head]
+    hooks = [m.register_forward_pre_hook(record) for m in layers]
+    try:
+        forward_recorded(model, x.expand(model.members, -1, -1), group)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train()
+    return torch.stack(seen, 1).cpu().numpy()
+
+
+def gradient_norms(model: Network, x: torch.Tensor, y: torch.Tensor,
+                   group: int | None = None) -> dict[str, np.ndarray]:
+    """Per block, ||dL/dW|| and ||dL/db|| of the layer that feeds its norm, per member, for
+    the mean cross-entropy of x (M, N, F) against y (M, N), each (M, layers); NaN for layers
+    without a bias. Train mode with batch statistics over groups of `group` samples (None:
+    the whole batch), running statistics untouched; parameters' .grad is left alone."""
+    layers = [b.layer for b in model.blocks]
+    weights = [layer.weight for layer in layers]
+    biases = [layer.bias for layer in layers if layer.bias is not None]
+    with norms.train_mode_eval(model, group):
+        loss = member_loss(model(x), y).sum()  # members are independent: sum = per member
+    grads = torch.autograd.grad(loss, weights + biases)
+    w_norm = [g.flatten(1).norm(dim=1) for g in grads[:len(weights)]]
+    b_iter = iter(grads[len(weights):])
+    b_norm = [next(b_iter).norm(dim=1) if layer.bias is not None
+              else torch.full_like(w_norm[0], float("nan")) for layer in layers]
+    return {"weight_grad_norm": torch.stack(w_norm, 1).detach().cpu().numpy(),
+            "bias_grad_norm": torch.stack(b_norm, 1).detach().cpu().numpy()}
+
+
+class GradientNorms:
+    """gradient_norms() on the last training batch, at each evaluation point."""
+
+    name = "gradient_norms"
+
+    def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
+        x, y = state.batch
+        return gradient_norms(state.model, x, y, state.config.batch_size)

@@ -45,6 +45,24 @@ _ALL = [
               "by Variance Shift (Li, Chen, Hu & Yang)", 2019, "https://arxiv.org/abs/1801.05134"),
     Reference("greydanus2020", "Scaling down Deep Learning with MNIST-1D (Greydanus & Kobak)",
               2020, "https://arxiv.org/abs/2011.14439"),
+    Reference("he2016", "Identity Mappings in Deep Residual Networks (He, Zhang, Ren & Sun)",
+              2016, "https://arxiv.org/abs/1603.05027"),
+    Reference("mishkin2017", "Systematic evaluation of CNN advances on the ImageNet (Mishkin, "
+              "Sergievskiy & Matas)", 2017, "https://arxiv.org/abs/1606.02228"),
+    Reference("bjorck2018", "Understanding Batch Normalization (Bjorck, Gomes, Selman & "
+              "Weinberger)", 2018, "https://arxiv.org/abs/1806.02375"),
+    Reference("yang2019", "A Mean Field Theory of Batch Normalization (Yang, Pennington, Rao, "
+              "Sohl-Dickstein & Schoenholz)", 2019, "https://arxiv.org/abs/1902.08129"),
+    Reference("he2015", "Delving Deep into Rectifiers: Surpassing Human-Level Performance on "
+              "ImageNet Classification (He, Zhang, Ren & Sun)", 2015,
+              "https://arxiv.org/abs/1502.01852"),
+    Reference("de2020", "Batch Normalization Biases Residual Blocks Towards the Identity "
+              "Function in Deep Networks (De & Smith)", 2020, "https://arxiv.org/abs/2002.10444"),
+    Reference("brock2021", "High-Performance Large-Scale Image Recognition Without "
+              "Normalization (Brock, De, Smith & Simonyan)", 2021,
+              "https://arxiv.org/abs/2102.06171"),
+    Reference("kingma2015", "Adam: A Method for Stochastic Optimization (Kingma & Ba)", 2015,
+              "https://arxiv.org/abs/1412.6980"),
 ]
 
 REFERENCES: dict[str, Reference] = {r.key: r for r in _ALL}
