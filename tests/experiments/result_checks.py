@@ -20,8 +20,10 @@ PROVENANCE = {"code_version", "torch", "device", "seeds", "dataset", "started_at
               "duration_s"}
 
 
-def check_result(out_dir: Path, type_id: str, preset: str = "smoke") -> dict:
-    """Load result.json from out_dir and check it against the contract; returns it."""
+def check_result(out_dir: Path, type_id: str, preset: str = "smoke",
+                 figures: tuple[int, int] | None = None) -> dict:
+    """Load result.json from out_dir and check it against the contract; returns it.
+    `figures`: the least and most figures the type promises."""
     data = json.loads((out_dir / "result.json").read_text())
     assert set(data) == KEYS
     assert data["schema"] == 2
@@ -43,6 +45,9 @@ def check_result(out_dir: Path, type_id: str, preset: str = "smoke") -> dict:
         assert row["n_seeds"] == data["params"]["seeds"], "every seed counts, diverged or not"
         assert 0.0 <= row["diverged"] <= 1.0
     assert data["figures"]
+    if figures is not None:
+        assert figures[0] <= len(data["figures"]) <= figures[1]
+    assert data["key_figure"] == data["figures"][0]["name"]
     for fig in data["figures"]:
         path = out_dir / fig["file"]
         assert path.read_bytes()[:8] == PNG_MAGIC, f"{fig['file']} is not a PNG"
@@ -52,17 +57,23 @@ def check_result(out_dir: Path, type_id: str, preset: str = "smoke") -> dict:
 
 def check_answer(data: dict) -> None:
     """Verdict first, short sentences, and every number in the answer taken from a finding."""
-    from experiments.writeup import ANSWER_WORDS, SENTENCE_WORDS, sentences
-
     answer, verdict, findings = data["answer"], data["verdict"], data["findings"]
     assert findings and all(set(f) == FINDING_KEYS for f in findings)
     keys = {f["key"] for f in findings}
+    assert len(keys) == len(findings), "finding keys must be unique"
     assert set(verdict["findings"]) <= keys
-    assert answer.startswith(verdict["text"])
+    assert answer in data["summary_markdown"]
+    check_answer_text(answer, verdict["text"], [f["text"] for f in findings])
+
+
+def check_answer_text(answer: str, verdict: str, finding_texts: list[str]) -> None:
+    from experiments.writeup import ANSWER_WORDS, SENTENCE_WORDS, sentences
+
+    assert answer.startswith(verdict)
     assert len(answer.split()) <= ANSWER_WORDS, answer
     for sentence in sentences(answer):
         assert len(sentence.split()) <= SENTENCE_WORDS, sentence
-    quoted = set(NUMBER.findall(" ".join(f["text"] for f in findings)))
+    quoted = set(NUMBER.findall(" ".join(finding_texts)))
     for number in NUMBER.findall(answer):
         assert number in quoted, f"{number} in the answer comes from no finding"
 

@@ -11,8 +11,8 @@ from experiments.questions.activation_order.findings import findings, verdict
 from experiments.runner import Cell, Cells
 from experiments.writeup import compose_answer
 
-from .answer_checks import check_answer, check_v2
-from .result_checks import check_rejected
+from .result_checks import check_answer_text as check_answer
+from .result_checks import check_rejected, check_result
 
 ID = "activation_order"
 
@@ -21,7 +21,7 @@ ID = "activation_order"
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("ao")
     catalog.get(ID).run_preset("smoke", out_dir=out, device="cpu")
-    return out, check_v2(out, ID)
+    return out, check_result(out, ID, figures=(2, 4))
 
 
 def test_rows_cover_every_arm_model_and_rate(result):

@@ -12,8 +12,8 @@ from experiments.questions.bias_redundancy.findings import findings, verdict
 from experiments.runner import Cell, Cells
 from experiments.writeup import compose_answer
 
-from .answer_checks import check_answer, check_v2
-from .result_checks import check_rejected
+from .result_checks import check_answer_text as check_answer
+from .result_checks import check_rejected, check_result
 
 ID = "bias_redundancy"
 
@@ -22,7 +22,7 @@ ID = "bias_redundancy"
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("br")
     catalog.get(ID).run_preset("smoke", out_dir=out, device="cpu")
-    return out, check_v2(out, ID)
+    return out, check_result(out, ID, figures=(2, 4))
 
 
 def test_rows_per_arm_and_optimizer_and_per_pair(result):

@@ -12,8 +12,8 @@ from experiments.questions.deep_gradients.measure import add_cells, growth_per_l
 from experiments.runner import Cells
 from experiments.writeup import compose_answer
 
-from .answer_checks import check_answer, check_v2
-from .result_checks import check_rejected
+from .result_checks import check_answer_text as check_answer
+from .result_checks import check_rejected, check_result
 
 ID = "deep_gradients"
 
@@ -29,7 +29,7 @@ def test_growth_is_the_per_layer_factor_toward_the_input():
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("dg")
     catalog.get(ID).run_preset("smoke", out_dir=out, device="cpu")
-    return out, check_v2(out, ID)
+    return out, check_result(out, ID, figures=(2, 4))
 
 
 def test_rows_per_layer_and_per_depth_and_phase(result):

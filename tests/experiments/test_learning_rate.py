@@ -12,8 +12,8 @@ from experiments.questions.learning_rate.measure import arm_cell
 from experiments.runner import Cell, Cells
 from experiments.writeup import compose_answer
 
-from .answer_checks import check_answer, check_v2
-from .result_checks import check_rejected
+from .result_checks import check_answer_text as check_answer
+from .result_checks import check_rejected, check_result
 
 ID = "learning_rate"
 LRS = [0.01, 0.1, 1.0, 10.0]
@@ -23,7 +23,7 @@ LRS = [0.01, 0.1, 1.0, 10.0]
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("lr")
     catalog.get(ID).run_preset("smoke", out_dir=out, device="cpu")
-    return out, check_v2(out, ID)
+    return out, check_result(out, ID, figures=(2, 4))
 
 
 def test_rows_per_arm_and_rate_and_per_arm(result):
