@@ -23,13 +23,13 @@ def load_job(job_id: int) -> Job:
     return job
 
 
-@endpoint(bp, "GET", "/jobs/<int:job_id>", summary="A job: status, progress, params, result "
+@endpoint(bp, "GET", "/jobs/<id:job_id>", summary="A job: status, progress, params, result "
           "(figures as URLs), error", response=JOB, errors=(404,))
 def get_job(job_id: int):
     return job_json(load_job(job_id))
 
 
-@endpoint(bp, "GET", "/jobs/<int:job_id>/figures/<name>", summary="A figure of a succeeded job",
+@endpoint(bp, "GET", "/jobs/<id:job_id>/figures/<name>", summary="A figure of a succeeded job",
           media_type="image/png", errors=(404,))
 def get_job_figure(job_id: int, name: str):
     load_job(job_id)
@@ -46,7 +46,7 @@ def get_job_figure(job_id: int, name: str):
     return response.make_conditional(request)
 
 
-@endpoint(bp, "GET", "/jobs/<int:job_id>/data.csv", summary="The rows of a succeeded job's "
+@endpoint(bp, "GET", "/jobs/<id:job_id>/data.csv", summary="The rows of a succeeded job's "
           "result as CSV", media_type="text/csv", errors=(404, 409))
 def get_job_data(job_id: int):
     job = load_job(job_id)
@@ -57,7 +57,7 @@ def get_job_data(job_id: int):
     return response
 
 
-@endpoint(bp, "POST", "/jobs/<int:job_id>/cancel", summary="Cancel a queued or running job",
+@endpoint(bp, "POST", "/jobs/<id:job_id>/cancel", summary="Cancel a queued or running job",
           response=JOB, errors=(404, 409))
 def cancel_job(job_id: int):
     session = get_session()

@@ -25,8 +25,8 @@ def openapi_document() -> dict:
                            "responses": {}}
         if ep.path_params:
             operation["parameters"] = [
-                {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
-                for name, kind in ep.path_params]
+                {"name": name, "in": "path", "required": True, "schema": schema}
+                for name, schema in ep.path_params]
         if ep.body is not None:
             for s in ep.body.nested():
                 schemas.setdefault(s.name, s.to_openapi())

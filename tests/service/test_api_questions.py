@@ -58,9 +58,19 @@ OVERSIZE = "why not use running averages? " * 700  # 21,000 characters
 
 
 @pytest.mark.parametrize("kwargs, status, fields", [
-    ({}, 400, {"body"}),
-    ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 400,
+    ({}, 415, {"Content-Type"}),
+    ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 415,
+     {"Content-Type"}),
+    ({"data": '{"text": "BN?"}', "content_type": "text/plain"}, 415, {"Content-Type"}),
+    ({"data": '{"text": "why \\ud800 BN?"}', "content_type": "application/json"}, 422,
+     {"text"}),
+    ({"data": '{"text": "why \\u0000 BN?"}', "content_type": "application/json"}, 422,
+     {"text"}),
+    ({"data": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, 400,
      {"body"}),
+    ({"data": '{"text": "BN?", "x": ' + "[" * 40 + "]" * 40 + "}",
+      "content_type": "application/json"}, 400, {"body"}),
+    ({"data": b'{"text": "\xff\xfe"}', "content_type": "application/json"}, 400, {"body"}),
     ({"data": "{not json", "content_type": "application/json"}, 400, {"body"}),
     ({"json": ["a", "list"]}, 400, {"body"}),
     ({"json": {}}, 422, {"text"}),
@@ -82,6 +92,7 @@ def test_bad_input_is_refused_and_nothing_is_written(client, auth, dispatcher, d
     error = ERROR.validate(response.get_json())["error"]
     assert set(error["fields"]) == fields
     assert error["code"] == {400: "bad_request", 413: "payload_too_large",
+                             415: "unsupported_media_type",
                              422: "validation_error"}[status]
     assert counts(database) == (0, 0, 0)
     assert dispatcher.enqueued == []
