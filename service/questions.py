@@ -63,7 +63,8 @@ def submit_question(session: Session, text: str, *, preset: str = "quick", fresh
     plans = _plan(routing.asks, preset)
 
     question = Question(text=text, source=source, asker=asker, preset=preset,
-                        not_understood=[_not_understood_json(n) for n in routing.not_understood])
+                        not_understood=[_not_understood_json(n) for n in routing.not_understood],
+                        off_topic=[str(excerpt) for excerpt in routing.off_topic])
     session.add(question)
     submission = Submission(question)
     for position, (ask, params, note) in enumerate(plans):

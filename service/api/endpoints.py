@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.routing import IntegerConverter
 
 from ..auth import verify_key
@@ -48,6 +48,7 @@ class Endpoint:
     errors: tuple[int, ...]
     auth: bool
     prefix: str
+    conditional: bool = False  # answers If-None-Match with 304
 
     @property
     def openapi_path(self) -> str:
@@ -68,13 +69,13 @@ ENDPOINTS: list[Endpoint] = []
 def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, status: int = 200,
              response: Schema | None = None, body: Schema | None = None,
              media_type: str = "application/json", errors: tuple[int, ...] = (),
-             auth: bool = True, prefix: str = PREFIX):
+             auth: bool = True, prefix: str = PREFIX, conditional: bool = False):
     def decorator(view):
         # Every keyed route reads the database (the key), so an outage is a 503 there.
         all_errors = tuple(sorted(set(errors) | ({401, 503} if auth else set())
                                   | ({400, 415, 422} if body else set())))
         ENDPOINTS.append(Endpoint(method, path, view.__name__, summary, body, status, response,
-                                  media_type, all_errors, auth, prefix))
+                                  media_type, all_errors, auth, prefix, conditional))
 
         @functools.wraps(view)
         def wrapped(**kwargs):
@@ -116,7 +117,7 @@ def parse_body(schema: Schema) -> dict:
         raise ApiError(415, "the request body must be JSON: send Content-Type: "
                             "application/json", fields={"Content-Type": "expected "
                                                         "application/json"})
-    raw = request.get_data(cache=True)  # past MAX_CONTENT_LENGTH, chunked or not: 413
+    raw = read_body()
     try:
         data = json.loads(raw)
     except RecursionError:
@@ -141,6 +142,20 @@ def parse_body(schema: Schema) -> dict:
 
 
 _TOO_DEEP = object()
+
+
+def read_body() -> bytes:
+    """The raw body, 413 past MAX_CONTENT_LENGTH. With a Content-Length Werkzeug refuses an
+    oversize body itself; a chunked one has none, and Werkzeug would silently cut it at the
+    limit (then it reads as bad JSON), so it is read here one byte past the limit."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None or limit is None:
+        return request.get_data(cache=True)
+    raw = request.environ["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"the request body is over {limit:,} bytes",
+                       fields={"body": f"at most {limit:,} bytes"})
+    return raw
 
 
 def _depth(data) -> int:

@@ -42,6 +42,11 @@ def openapi_document() -> dict:
         else:
             content = {ep.media_type: {"schema": {"type": "string", "format": "binary"}}}
         operation["responses"][str(ep.status)] = {"description": "OK", "content": content}
+        if ep.conditional:
+            operation.setdefault("parameters", []).append(
+                {"name": "If-None-Match", "in": "header", "required": False,
+                 "schema": {"type": "string"}, "description": "An ETag from an earlier answer"})
+            operation["responses"]["304"] = {"description": "Not modified since that ETag"}
         for status in ep.errors:
             operation["responses"][str(status)] = {
                 "description": CODES.get(status, "error").replace("_", " "),

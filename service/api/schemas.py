@@ -260,6 +260,10 @@ QUESTION = Schema("Question", "A question with its asks and their jobs.", (
     Field("created_at", "string", required=True, format="date-time"),
     Field("asks", "array", required=True, schema=ASK),
     Field("not_understood", "array", required=True, schema=NOT_UNDERSTOOD),
+    Field("off_topic", "boolean", "True when the text is about something other than BN "
+          "behaviour, so nothing runs.", required=True),
+    Field("off_topic_reason", "string", "Why it was judged off topic.", required=True,
+          nullable=True),
 ))
 FIGURE = Schema("Figure", "A figure of a result, served as image/png.", (
     Field("name", "string", required=True),

@@ -135,3 +135,18 @@ def test_rate_limit_per_key(client, auth, database):
     response = client.post("/api/v1/questions", json={"text": SMALL_BATCH},
                            headers={"Authorization": f"Bearer {other}"})
     assert response.status_code == 202
+
+
+def test_an_off_topic_post_says_so_with_the_reason(client, auth, dispatcher):
+    response = client.post("/api/v1/questions", headers=auth,
+                           json={"text": "What is the best pizza in Rome?", "preset": "smoke"})
+    assert response.status_code == 202
+    body = QUESTION.validate(response.get_json())
+    assert body["asks"] == [] and body["off_topic"] is True
+    assert "pizza" in body["off_topic_reason"]
+    assert dispatcher.enqueued == []
+    page = client.get(body["url"], headers=auth).get_json()
+    assert page["off_topic"] is True and page["off_topic_reason"] == body["off_topic_reason"]
+    on_topic = client.post("/api/v1/questions", headers=auth,
+                           json={"text": SMALL_BATCH, "preset": "smoke"}).get_json()
+    assert on_topic["off_topic"] is False and on_topic["off_topic_reason"] is None
