@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 _running: dict[str, object] = {}
 
 
-@signals.worker_process_init.connect
-def _pool_process_started(**_):
+@signals.task_prerun.connect
+def _before_a_job(**_):
+    # In the pool process, right before the task: billiard installs its own SIGTERM handler
+    # after worker_process_init, so that signal would be too early.
     shutdown.install(get_settings().shutdown_grace)
 
 

@@ -26,13 +26,16 @@ class ShutdownRequested(BaseException):  # noqa: N818 - like SystemExit, not an 
     experiment's own `except Exception` cannot swallow it."""
 
 
-_state = {"grace": 0.0, "busy": False, "requested": False}
+_state: dict = {"grace": 0.0, "busy": False, "requested": False, "previous": None}
 _lock = threading.Lock()
 
 
 def install(grace: float) -> None:
-    """In a pool process (celery's worker_process_init): handle SIGTERM as described above."""
-    _state.update(grace=grace, busy=False, requested=False)
+    """In a pool process, before each job: handle SIGTERM as described above."""
+    _state["grace"] = grace
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not on_sigterm:
+        _state["previous"] = previous  # billiard's: an idle pool process exits its own way
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGALRM, _on_grace_over)
 
@@ -44,6 +47,11 @@ def on_sigterm(signum, frame) -> None:
         _state["requested"] = True
         busy = _state["busy"]
     if not busy:
+        previous = _state.get("previous")
+        if callable(previous):
+            signal.signal(signal.SIGTERM, previous)
+            previous(signum, frame)
+            return
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         return
