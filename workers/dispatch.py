@@ -77,9 +77,9 @@ def send_job(session, dispatcher, job) -> bool:
 
     try:
         dispatcher.enqueue(job)
-    except Exception:  # noqa: BLE001 - any broker failure leaves the job for the reconciler
-        log.warning("job %s: could not send it to the queue; the reconciler will", job.id,
-                    exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves it to the reconciler
+        log.warning("job %s: could not send it to the queue (%s: %s); the reconciler will",
+                    job.id, type(exc).__name__, exc)
         return False
     try:
         jobs.mark_dispatched(session, job.id)
