@@ -109,6 +109,10 @@ class Settings:
         for name in timings:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.reconcile_interval >= self.stale_after:
+            # A reconciler must see any outage that lasts long enough to stale a heartbeat.
+            raise ConfigError(f"reconcile_interval ({self.reconcile_interval} s) must be "
+                              f"shorter than stale_after ({self.stale_after} s)")
         if self.stale_after < 3 * self.heartbeat_interval:
             raise ConfigError(f"stale_after ({self.stale_after} s) must be at least three "
                               f"heartbeats ({self.heartbeat_interval} s each)")

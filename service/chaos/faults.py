@@ -2,14 +2,16 @@
 
 Every round submits a few probe jobs (one running when the fault strikes, the others queued),
 injects the fault, repairs it, and waits for every job to end. It returns the Tally and the
-recovery time: seconds from the repair (or, for a worker loss, the kill) until every job of the
-round had ended. A fault run's guarantees: every job finishes exactly once (one result row, the
-experiment completed once), and only a lost worker costs an attempt.
+recovery time: seconds from the repair (for a worker loss: the kill, or the end of the stopped
+worker) until every job of the round had ended; a replacement worker starts meanwhile. A fault
+run's guarantees: every job finishes exactly once (one result row, the experiment completed
+once), and only a lost worker costs an attempt.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -23,6 +25,15 @@ def _end(lab: Lab, ids: list[int], since: float, expected: dict[int, int] | None
     waited = lab.wait_finished(ids, WAIT_S)
     recovery = None if waited is None else time.monotonic() - since
     return lab.tally(ids, expected), recovery
+
+
+def _replace(lab: Lab, index: int) -> threading.Thread:
+    """Start a new worker in place of worker `index`, in the background: recovery must not
+    wait for it, since the other worker's reconciler and queue carry on meanwhile."""
+    lab.workers[index] = lab.worker(lab.workers[index].name)
+    starter = threading.Thread(target=lab.workers[index].start, daemon=True)
+    starter.start()
+    return starter
 
 
 def _holder(lab: Lab, job) -> int:
@@ -42,9 +53,10 @@ def worker_kill(lab: Lab) -> tuple[Tally, float | None]:
     killed_at = time.monotonic()
     lab.workers[index].signal_group(signal.SIGKILL)
     lab.workers[index].wait(10)
-    lab.workers[index] = lab.worker(lab.workers[index].name)
-    lab.workers[index].start()
-    return _end(lab, ids, killed_at, expected={job.id: 2})  # the killed start is spent
+    starter = _replace(lab, index)
+    outcome = _end(lab, ids, killed_at, expected={job.id: 2})  # the killed start is spent
+    starter.join()
+    return outcome
 
 
 def worker_sigterm(lab: Lab) -> tuple[Tally, float | None]:
@@ -58,9 +70,10 @@ def worker_sigterm(lab: Lab) -> tuple[Tally, float | None]:
     if not lab.workers[index].wait(lab.settings.shutdown_grace + 30):
         raise RuntimeError("the worker did not shut down after its grace period")
     stopped_at = time.monotonic()
-    lab.workers[index] = lab.worker(lab.workers[index].name)
-    lab.workers[index].start()
-    return _end(lab, ids, stopped_at)
+    starter = _replace(lab, index)
+    outcome = _end(lab, ids, stopped_at)
+    starter.join()
+    return outcome
 
 
 def database_outage(lab: Lab, seconds: float = 8.0) -> tuple[Tally, float | None]:
