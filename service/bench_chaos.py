@@ -23,7 +23,8 @@ from pathlib import Path
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bnlab bench chaos", description=__doc__.split("\n\n")[0])
     p.add_argument("--kills", type=int, default=20, help="worker group SIGKILLs (20)")
-    p.add_argument("--sigterms", type=int, default=5, help="worker group SIGTERMs (5)")
+    p.add_argument("--sigterms", type=int, default=5,
+                   help="SIGTERMs to a worker's group, and as many to its main process (5)")
     p.add_argument("--db", type=int, default=5, help="PostgreSQL outages of 8 s (5)")
     p.add_argument("--redis-kills", type=int, default=5, help="Redis kills, restarted empty (5)")
     p.add_argument("--redis-pauses", type=int, default=5, help="Redis hangs of 6 s (5)")
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(argv or [])
     plan = {"worker_kill": args.kills, "worker_sigterm": args.sigterms,
+            "worker_sigterm_main": args.sigterms,
             "database_outage": args.db, "redis_kill": args.redis_kills,
             "redis_pause": args.redis_pauses}
     report: dict[str, dict] = {}
@@ -61,14 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             lab.close()
     print()
-    print(f"{'fault':<16} {'rounds':>6} {'submitted':>9} {'finished':>8} {'lost':>5} "
+    print(f"{'fault':<19} {'rounds':>6} {'submitted':>9} {'finished':>8} {'lost':>5} "
           f"{'twice':>5} {'extra':>5}  recovery s (median / max)")
     for fault, row in report.items():
         spread = row["recovery_s"]
-        print(f"{fault:<16} {row['rounds']:>6} {row['submitted']:>9} {row['finished']:>8} "
+        print(f"{fault:<19} {row['rounds']:>6} {row['submitted']:>9} {row['finished']:>8} "
               f"{row['lost']:>5} {row['run_twice']:>5} {row['extra_attempts']:>5}  "
               f"{spread['median']} / {spread['max']}")
-    print(f"{'total':<16} {'':>6} {total.submitted:>9} {total.finished:>8} {total.lost:>5} "
+    print(f"{'total':<19} {'':>6} {total.submitted:>9} {total.finished:>8} {total.lost:>5} "
           f"{total.run_twice:>5} {total.extra_attempts:>5}")
     if args.json:
         print(json.dumps({"faults": report, "total": vars(total)}, indent=2))

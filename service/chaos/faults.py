@@ -59,14 +59,18 @@ def worker_kill(lab: Lab) -> tuple[Tally, float | None]:
     return outcome
 
 
-def worker_sigterm(lab: Lab) -> tuple[Tally, float | None]:
-    """SIGTERM to the group of the worker running a job (a rolling restart): the job gets the
-    grace period, then goes back to the queue without spending an attempt."""
+def worker_sigterm(lab: Lab, group: bool = True) -> tuple[Tally, float | None]:
+    """SIGTERM to the group of the worker running a job (systemd's way), or with `group` false
+    to its main process only (`docker stop`): the job gets the grace period, then goes back to
+    the queue without spending an attempt."""
     lab.start_workers()
     ids = lab.submit(3, steps=40)  # longer than the grace period, so it is handed back
     job = lab.wait_running(ids[0])
     index = _holder(lab, job)
-    lab.workers[index].signal_group(signal.SIGTERM)
+    if group:
+        lab.workers[index].signal_group(signal.SIGTERM)
+    else:
+        lab.workers[index].process.send_signal(signal.SIGTERM)
     if not lab.workers[index].wait(lab.settings.shutdown_grace + 30):
         raise RuntimeError("the worker did not shut down after its grace period")
     stopped_at = time.monotonic()
@@ -116,6 +120,7 @@ def redis_pause(lab: Lab, seconds: float = 6.0) -> tuple[Tally, float | None]:
 FAULTS: dict[str, Callable[[Lab], tuple[Tally, float | None]]] = {
     "worker_kill": worker_kill,
     "worker_sigterm": worker_sigterm,
+    "worker_sigterm_main": lambda lab: worker_sigterm(lab, group=False),
     "database_outage": database_outage,
     "redis_kill": redis_kill,
     "redis_pause": redis_pause,
