@@ -42,8 +42,10 @@ class CeleryDispatcher:
         # The row is already cancelled, so a worker that picks the message up later drops it;
         # terminating kills the process running it now instead of waiting for its next
         # progress write (a long GPU step).
+        from .shutdown import CANCEL_SIGNAL
+
         try:
-            self.celery.control.revoke(job.task_id, terminate=True, signal="SIGTERM")
+            self.celery.control.revoke(job.task_id, terminate=True, signal=CANCEL_SIGNAL.name)
         except Exception:  # noqa: BLE001 - the cancel stands; the worker notices it anyway
             log.warning("could not revoke task %s of job %s", job.task_id, job.id, exc_info=True)
 

@@ -129,7 +129,7 @@ def run_and_store(db: Database, settings: Settings, claim: jobs.Claim, device,
         with Heartbeat(db, claim, settings.heartbeat_interval) as beat, shutdown.running_job():
             result, figures = run_experiment(claim, device, ProgressWriter(
                 db, claim, settings.progress_interval, beat))
-    except jobs.JobLost:
+    except (jobs.JobLost, shutdown.CancelRequested):
         log.info("job %s: cancelled or taken over; attempt %s stops", job_id, claim.attempt)
         return None
     except shutdown.ShutdownRequested:

@@ -26,6 +26,15 @@ class ShutdownRequested(BaseException):  # noqa: N818 - like SystemExit, not an 
     experiment's own `except Exception` cannot swallow it."""
 
 
+class CancelRequested(BaseException):  # noqa: N818
+    """The job was cancelled and its worker told to stop it now (CANCEL_SIGNAL)."""
+
+
+# What `POST /jobs/<id>/cancel` sends the pool process running the job (revoke, terminate):
+# not SIGTERM, which here means "shut down gracefully".
+CANCEL_SIGNAL = signal.SIGUSR2
+
+
 _state: dict = {"grace": 0.0, "busy": False, "requested": False, "previous": None}
 _lock = threading.Lock()
 
@@ -38,6 +47,7 @@ def install(grace: float) -> None:
         _state["previous"] = previous  # billiard's: an idle pool process exits its own way
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGALRM, _on_grace_over)
+    signal.signal(CANCEL_SIGNAL, _on_cancel)
 
 
 def on_sigterm(signum, frame) -> None:
@@ -65,6 +75,11 @@ def _on_grace_over(signum, frame) -> None:
         raise ShutdownRequested()
 
 
+def _on_cancel(signum, frame) -> None:
+    if _state["busy"]:
+        raise CancelRequested()
+
+
 @contextlib.contextmanager
 def running_job():
     """Marks the process busy while the experiment runs; the grace alarm is disarmed when it
@@ -79,7 +94,10 @@ def running_job():
     finally:
         with _lock:
             _state["busy"] = False
-        if _state["requested"]:
+            requested, _state["requested"] = _state["requested"], False
+        if requested:
+            # The job ended within its grace. The main process takes no new messages once it
+            # is shutting down, so the next job here (if any) starts with a clean slate.
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
