@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from service import jobs
@@ -139,3 +140,35 @@ def test_a_job_out_of_attempts_is_failed_by_the_reconciler(database, settings):
     with database.session() as session:
         row = session.get(Job, job.id)
         assert row.state == JobState.FAILED and "gave up after 1 attempts" in row.error
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_message_lost_from_redis_is_sent_again(database, settings):
+    """Against the real Redis (this session's queue names): a queued job whose message is in
+    the queue is left alone; once the message is gone (a Redis restart), it is sent again."""
+    import redis
+
+    from workers.dispatch import make_dispatcher, send_job
+    from workers.reconcile import BrokerQueues
+
+    settings = settings.replace(stale_after=30, heartbeat_interval=1, reconcile_interval=1)
+    dispatcher = make_dispatcher(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    client.delete(settings.cpu_queue)  # this session's queue, without earlier tests' messages
+    with database.session() as session:
+        job, _ = jobs.find_or_create_job(session, TYPE, {"seeds": 2}, "smoke", fresh=False,
+                                         queue=settings.cpu_queue, code_version="v1")
+        session.commit()
+        assert send_job(session, dispatcher, job)
+        job_id, task_id = job.id, job.task_id
+        age(session, job_id, 600, column="dispatched_at")  # sent long ago
+    broker = BrokerQueues(settings)
+    assert task_id in broker.task_ids()
+    reconciler = Reconciler(settings, dispatcher, db=database, broker=broker)
+    assert reconciler.run_once().sent == []  # still in the queue: nothing to do
+    client.delete(settings.cpu_queue)  # the message is lost
+    assert task_id not in broker.task_ids()
+    assert reconciler.run_once().sent == [job_id]
+    assert task_id in broker.task_ids()
+    client.delete(settings.cpu_queue)
+    reconciler.stop()
