@@ -6,7 +6,7 @@ document, and negative) through the app. Prints the case count, the statuses see
 server error with the request that caused it; exits 1 if there was one. New jobs are kept
 queued (nothing runs them): this measures the API, not the experiments.
 
-    bnlab bench fuzz -- --per-operation 150     # 7 operations x 2 modes x 150 = 2,100 cases
+    bnlab bench fuzz -- --per-operation 170     # 6 operations x 2 modes x 170 = 2,040 cases
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class HoldingDispatcher:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bnlab bench fuzz", description=__doc__.split("\n\n")[0])
-    p.add_argument("--per-operation", type=int, default=150,
-                   help="cases per operation and generation mode (150)")
+    p.add_argument("--per-operation", type=int, default=170,
+                   help="cases per operation and generation mode (170)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 

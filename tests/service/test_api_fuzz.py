@@ -13,7 +13,7 @@ from service.fuzz import fuzz
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-PER_OPERATION = 40  # per operation and mode: 7 with parameters x 2 modes x 40 = 560 cases
+PER_OPERATION = 45  # per operation and mode: 6 with parameters x 2 modes x 45 = 540 cases
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
