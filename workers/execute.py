@@ -159,15 +159,16 @@ def hand_back(db: Database, settings: Settings, claim: jobs.Claim, dispatcher) -
     """The worker is shutting down: the job goes back to the queue, its attempt unspent."""
     from .dispatch import send_job
 
-    def release():
+    def release() -> bool:
         with db.session() as session:
             if not jobs.release_job(session, claim, "queued again: its worker shut down"):
-                return
+                return False  # cancelled or taken over meanwhile: nothing to hand back
             if dispatcher is not None:
                 send_job(session, dispatcher, session.get(Job, claim.job_id))
+            return True
 
-    with_database(settings, f"job {claim.job_id}: hand back", release)
-    log.warning("job %s: handed back to the queue at shutdown", claim.job_id)
+    if with_database(settings, f"job {claim.job_id}: hand back", release):
+        log.warning("job %s: handed back to the queue at shutdown", claim.job_id)
 
 
 def run_experiment(claim: jobs.Claim, device, on_progress
