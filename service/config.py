@@ -62,6 +62,25 @@ class Settings:
     data_dir: str = "data"
     # Seconds between progress writes to a job row; progress callbacks in between are dropped.
     progress_interval: float = 0.5
+    # Seconds between heartbeats of a running job (its row's updated_at), written by a thread
+    # beside the experiment, so a long step without progress still shows the job is alive.
+    heartbeat_interval: float = 5.0
+    # Seconds without a heartbeat after which a running job counts as lost: the reconciler
+    # queues it again, and a redelivered message may take it over. Several heartbeats long, so
+    # that a slow database write is not mistaken for a dead worker.
+    stale_after: float = 60.0
+    # Seconds between reconciler passes (stale jobs, unsent or lost messages, stray keys).
+    reconcile_interval: float = 15.0
+    # Seconds a broker send or a readiness probe may take before it counts as failed; the job
+    # row then stays queued and the reconciler sends it later.
+    broker_timeout: float = 2.0
+    # Seconds a worker keeps retrying the database to claim or record a job before it hands
+    # the message back to the queue (a database outage costs no attempt).
+    db_retry_limit: float = 120.0
+    # Seconds a running job may still take after the worker gets SIGTERM; past that it is
+    # stopped and queued again without spending an attempt. Keep below the stop grace period
+    # of the process manager (docker-compose.yml: stop_grace_period).
+    shutdown_grace: float = 90.0
 
     def __post_init__(self):
         object.__setattr__(self, "instance", Path(self.instance).resolve())
@@ -90,6 +109,18 @@ class Settings:
             raise ConfigError("max_attempts and local_workers must be at least 1")
         if self.progress_interval < 0:
             raise ConfigError("progress_interval must not be negative")
+        timings = ("heartbeat_interval", "stale_after", "reconcile_interval", "broker_timeout",
+                   "db_retry_limit", "shutdown_grace")
+        for name in timings:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.reconcile_interval >= self.stale_after:
+            # A reconciler must see any outage that lasts long enough to stale a heartbeat.
+            raise ConfigError(f"reconcile_interval ({self.reconcile_interval} s) must be "
+                              f"shorter than stale_after ({self.stale_after} s)")
+        if self.stale_after < 3 * self.heartbeat_interval:
+            raise ConfigError(f"stale_after ({self.stale_after} s) must be at least three "
+                              f"heartbeats ({self.heartbeat_interval} s each)")
         if self.gpu_queue == self.cpu_queue or not self.gpu_queue or not self.cpu_queue:
             raise ConfigError("gpu_queue and cpu_queue must be two different names")
         self.rate_limit_pair  # noqa: B018 - parses, raising ConfigError on a bad value

@@ -20,6 +20,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # Seconds a SQLite writer waits for another one before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30
+# Seconds to open a PostgreSQL connection, and to wait for a free one in the pool.
+CONNECT_TIMEOUT_S = 3
+POOL_TIMEOUT_S = 5
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -40,7 +43,11 @@ def make_engine(url: str | URL) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # A short connect timeout and a bounded wait for a pooled connection: with the database
+    # down a request fails in seconds (503), not when the web server's worker timeout hits.
+    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         pool_timeout=POOL_TIMEOUT_S,
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -184,3 +191,14 @@ def _close_session(_exc) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection (an
+    infrastructure failure worth retrying), as opposed to a bad statement or bad data."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError
+                      | sa_exc.DisconnectionError | sa_exc.TimeoutError)

@@ -7,9 +7,13 @@ Every state change is one conditional UPDATE, so that two processes can never bo
        │                 │ └────fail────► failed
        └──────cancel─────┴──────────────► cancelled
 
-`claim_job` also takes over a job left `running` by a worker that died (the broker delivers its
-message again); the attempt number it returns fences the old attempt out, because progress and
-results are written only `WHERE attempts = <my attempt>`. A succeeded job is never claimed again.
+`claim_job` also takes over a job left `running` by a worker that died, but only once its
+heartbeat (`updated_at`) is older than `stale_after`: a message delivered twice never starts a
+job that is still making progress elsewhere. The attempt number it returns fences the old attempt
+out, because progress and results are written only `WHERE attempts = <my attempt>`. A succeeded
+job is never claimed again. `release_job` hands a running job back to the queue without spending
+its attempt (a worker shutting down); workers/reconcile.py uses `requeue_stale` and
+`undispatched` to put lost jobs back on the queue.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .models import ACTIVE_STATES, Figure, Job, JobState, Result, utcnow
+from .models import ACTIVE_STATES, FINAL_STATES, Figure, Job, JobState, Result, utcnow
 
 MESSAGE_MAX = 200  # the column's width
+# Seconds without a heartbeat after which a running job counts as lost (settings.stale_after).
+DEFAULT_STALE_AFTER = 60.0
 
 
 @functools.cache
@@ -56,25 +63,38 @@ def queue_for(preset: str, settings) -> str:
 
 
 def find_or_create_job(session: Session, type_id: str, params: dict[str, Any], preset: str, *,
-                       fresh: bool, queue: str, code_version: str | None = None
-                       ) -> tuple[Job, bool]:
+                       fresh: bool, queue: str, code_version: str | None = None,
+                       stale_after: float = DEFAULT_STALE_AFTER) -> tuple[Job, bool]:
     """The job that answers this request, and whether it was created now.
 
-    A queued or running job with the same key is always shared. Otherwise the latest succeeded
-    one is returned, unless `fresh`; else a new queued job is made. The insert runs in a
-    savepoint: if a concurrent request inserted the same active key first, the UNIQUE
-    constraint refuses ours and the winner is returned instead. Flushes; the caller commits.
+    A queued or running job with the same key is shared, except that a `fresh` request never
+    waits on a running job whose heartbeat is older than `stale_after`: that job is failed as
+    superseded and a new one made. Otherwise the latest succeeded one is returned, unless
+    `fresh`; else a new queued job is made. The insert runs in a savepoint: if a concurrent
+    request inserted the same active key first, the UNIQUE constraint refuses ours and the
+    winner is returned instead. Flushes; the caller commits.
     """
     version = code_version or current_code_version()
     key = job_key(type_id, params, preset, version)
     for _ in range(3):  # a winner can finish between our failed insert and the next look
-        active = session.scalar(select(Job).where(Job.active_key == key))
+        active = session.scalar(select(Job).where(Job.active_key == key)
+                                .execution_options(populate_existing=True))
+        if active is not None and fresh and _is_stale(active, stale_after):
+            session.execute(
+                update(Job).where(Job.id == active.id, Job.attempts == active.attempts,
+                                  Job.state == JobState.RUNNING)
+                .values(state=JobState.FAILED, active_key=None, message="failed",
+                        error="superseded by a fresh request: its worker had stopped "
+                              "reporting", finished_at=utcnow(), updated_at=utcnow()))
+            session.expire(active)
+            continue
         if active is not None:
             return active, False
         if not fresh:
             done = session.scalar(select(Job).where(Job.key == key,
                                                     Job.state == JobState.SUCCEEDED)
-                                  .order_by(Job.id.desc()).limit(1))
+                                  .order_by(Job.id.desc()).limit(1)
+                                  .execution_options(populate_existing=True))
             if done is not None:
                 return done, False
         job = Job(key=key, active_key=key, type=type_id, params=params, preset=preset,
@@ -104,16 +124,34 @@ class JobLost(Exception):
     """The job was cancelled, or another attempt took it over, while this one ran."""
 
 
+def _is_stale(job: Job, stale_after: float) -> bool:
+    """A running job whose last heartbeat is older than `stale_after` seconds."""
+    if job.state != JobState.RUNNING:
+        return False
+    beat = job.updated_at or job.started_at
+    if beat is None:
+        return True
+    if beat.tzinfo is None:  # SQLite keeps no time zone; bnlab stores UTC
+        beat = beat.replace(tzinfo=utcnow().tzinfo)
+    return utcnow() - beat > timedelta(seconds=stale_after)
+
+
+def _stale_clause(stale_after: float):
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    return or_(Job.updated_at < cutoff, Job.updated_at.is_(None))
+
+
 def claim_job(session: Session, job_id: int, *, worker: str, device: str | None,
-              max_attempts: int) -> Claim | None:
-    """Move a queued job (or one whose worker died while running it) to running.
+              max_attempts: int, stale_after: float = DEFAULT_STALE_AFTER) -> Claim | None:
+    """Move a queued job (or a running one whose heartbeat is stale) to running.
 
     Returns None when there is nothing to run: the job is unknown, finished or cancelled,
-    another delivery claimed it first, or it has used up its attempts (then it is failed).
-    Commits.
+    another delivery claimed it first, it is running with a fresh heartbeat (this is a second
+    delivery), or it has used up its attempts (then it is failed). Commits.
     """
     job = session.get(Job, job_id, populate_existing=True)
-    if job is None or job.state not in ACTIVE_STATES:
+    if job is None or job.state not in ACTIVE_STATES or (
+            job.state == JobState.RUNNING and not _is_stale(job, stale_after)):
         session.rollback()
         return None
     seen = job.attempts
@@ -125,20 +163,98 @@ def claim_job(session: Session, job_id: int, *, worker: str, device: str | None,
     now = utcnow()
     claimed = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempts == seen, Job.state.in_(ACTIVE_STATES))
+        .where(Job.id == job_id, Job.attempts == seen,
+               # Queued, or still stale: a heartbeat that lands meanwhile keeps its job.
+               or_(Job.state == JobState.QUEUED,
+                   (Job.state == JobState.RUNNING) & _stale_clause(stale_after)))
         .values(state=JobState.RUNNING, attempts=seen + 1, worker=worker[:200], device=device,
                 started_at=now, updated_at=now, progress=0.0, error=None,
                 message=("started" if seen == 0 else f"restarted (attempt {seen + 1})"))
+        # The heartbeat comparison is the database's to make (SQLite keeps no time zone).
+        .execution_options(synchronize_session=False)
     ).rowcount == 1
     session.commit()
-    if not claimed:
-        return None
-    return Claim(job_id, seen + 1, job.type, dict(job.params), job.preset)
+    held = Claim(job_id, seen + 1, job.type, dict(job.params), job.preset)
+    session.expire(job)  # not synchronised above; the next read loads the new state
+    return held if claimed else None
 
 
 def _held(claim: Claim):
     return (Job.id == claim.job_id, Job.attempts == claim.attempt,
             Job.state == JobState.RUNNING)
+
+
+def heartbeat(session: Session, claim: Claim) -> bool:
+    """Say the attempt is alive; False once it no longer holds the job. Commits."""
+    alive = session.execute(
+        update(Job).where(*_held(claim)).values(updated_at=utcnow())).rowcount == 1
+    session.commit()
+    return alive
+
+
+def release_job(session: Session, claim: Claim, message: str) -> bool:
+    """Hand a running job back to the queue without spending its attempt (the worker is
+    shutting down); the caller sends it again, or the reconciler does. Commits."""
+    released = session.execute(
+        update(Job).where(*_held(claim))
+        .values(state=JobState.QUEUED, attempts=claim.attempt - 1, progress=0.0,
+                message=message[:MESSAGE_MAX], worker=None, dispatched_at=None,
+                updated_at=utcnow())
+    ).rowcount == 1
+    session.commit()
+    return released
+
+
+def mark_dispatched(session: Session, job_id: int) -> None:
+    """Record that the job's message reached the broker. Commits."""
+    session.execute(update(Job).where(Job.id == job_id, Job.state == JobState.QUEUED)
+                    .values(dispatched_at=utcnow()))
+    session.commit()
+
+
+def requeue_stale(session: Session, stale_after: float, max_attempts: int) -> list[int]:
+    """Put running jobs whose heartbeat is older than `stale_after` back in the queue (the
+    attempt they lost is spent) or, out of attempts, fail them. Returns the requeued ids;
+    each gets a new task id, so the caller sends it as a new message. Flushes."""
+    stale = session.scalars(select(Job).where(Job.state == JobState.RUNNING,
+                                              _stale_clause(stale_after))).all()
+    requeued = []
+    for job in stale:
+        held = (Job.id == job.id, Job.attempts == job.attempts, Job.state == JobState.RUNNING,
+                _stale_clause(stale_after))
+        if job.attempts >= max_attempts:
+            session.execute(update(Job).where(*held).values(
+                state=JobState.FAILED, active_key=None, message="failed",
+                error=f"gave up after {job.attempts} attempts: the worker running the job "
+                      "was lost each time", finished_at=utcnow(), updated_at=utcnow())
+                .execution_options(synchronize_session=False))
+            continue
+        moved = session.execute(update(Job).where(*held).values(
+            state=JobState.QUEUED, progress=0.0, worker=None, task_id=uuid.uuid4().hex,
+            dispatched_at=None, updated_at=utcnow(),
+            message=f"queued again: the worker of attempt {job.attempts} stopped reporting")
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if moved:
+            requeued.append(job.id)
+    session.flush()
+    return requeued
+
+
+def queued_jobs(session: Session, *, sent_before) -> list[Job]:
+    """Queued jobs never sent, or last sent before `sent_before` (candidates for a lost
+    message), oldest first."""
+    return list(session.scalars(select(Job).where(
+        Job.state == JobState.QUEUED,
+        or_(Job.dispatched_at.is_(None), Job.dispatched_at < sent_before))
+        .order_by(Job.id).execution_options(populate_existing=True)).all())
+
+
+def release_ended_keys(session: Session) -> int:
+    """Clear the active key of jobs that ended without clearing it. Flushes."""
+    return session.execute(update(Job).where(Job.state.in_(FINAL_STATES),
+                                             Job.active_key.is_not(None))
+                           .values(active_key=None)).rowcount
 
 
 def report_progress(session: Session, claim: Claim, fraction: float, message: str) -> None:

@@ -104,6 +104,8 @@ class Question(Base):
     preset: Mapped[str] = mapped_column(String(10))
     # Parts of the text the router could not place: [{excerpt, suggestions}].
     not_understood: Mapped[list[Any]] = mapped_column(default=list)
+    # Parts of the text the router judged to be about something other than BN: [excerpt].
+    off_topic: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     asks: Mapped[list[Ask]] = relationship(
@@ -154,7 +156,12 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime | None]  # last progress write: a running job's heartbeat
+    # Last progress write or heartbeat: a running job whose updated_at is older than
+    # settings.stale_after has lost its worker (workers/reconcile.py).
+    updated_at: Mapped[datetime | None]
+    # When the job's message was last handed to the broker; null while it has not been (the
+    # send failed or has not happened yet), which the reconciler reads as "send it".
+    dispatched_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
     result: Mapped[Result | None] = relationship(

@@ -16,7 +16,7 @@ from experiments.errors import ParamError
 from experiments.params import PRESETS
 
 from .config import get_settings
-from .jobs import fail_job, find_or_create_job, queue_for
+from .jobs import find_or_create_job, queue_for
 from .models import Ask, Job, Question
 from .router import route
 
@@ -63,14 +63,16 @@ def submit_question(session: Session, text: str, *, preset: str = "quick", fresh
     plans = _plan(routing.asks, preset)
 
     question = Question(text=text, source=source, asker=asker, preset=preset,
-                        not_understood=[_not_understood_json(n) for n in routing.not_understood])
+                        not_understood=[_not_understood_json(n) for n in routing.not_understood],
+                        off_topic=[str(excerpt) for excerpt in routing.off_topic])
     session.add(question)
     submission = Submission(question)
     for position, (ask, params, note) in enumerate(plans):
         job, created = None, False
         if params is not None:
             job, created = find_or_create_job(session, ask.type, params, preset, fresh=fresh,
-                                              queue=queue_for(preset, settings))
+                                              queue=queue_for(preset, settings),
+                                              stale_after=settings.stale_after)
         row = Ask(position=position, type=ask.type, excerpt=ask.excerpt,
                   confidence=float(ask.confidence), params=dict(ask.params or {}), job=job,
                   note=note)
@@ -85,13 +87,12 @@ def submit_question(session: Session, text: str, *, preset: str = "quick", fresh
 
 
 def dispatch(session: Session, dispatcher, job: Job) -> None:
-    """Queue one job; if the queue is unreachable the job fails with the reason, so its key is
-    free for the next request instead of waiting forever."""
-    try:
-        dispatcher.enqueue(job)
-    except Exception as exc:  # noqa: BLE001 - any broker error ends up in the job's reason
-        fail_job(session, job.id, f"could not queue the job: {type(exc).__name__}: {exc}")
-        session.refresh(job)
+    """Queue one job. If the broker cannot take it now, the job stays queued and unsent, and
+    the reconciler sends it once the broker is back (workers.dispatch.send_job)."""
+    from workers.dispatch import send_job
+
+    send_job(session, dispatcher, job)
+    session.refresh(job)
 
 
 def _plan(asks, preset: str) -> list[tuple[Any, dict | None, str | None]]:

@@ -26,7 +26,12 @@ def celery_config(settings: Settings) -> dict:
             # cheap query, so they are delivered again soon after the timeout, not minutes late.
             "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 10)),
             "unacked_restore_throttle": 1,
+            # A send to a Redis that is down or paused fails within this time instead of
+            # hanging the web request; the job row stays queued for the reconciler.
+            "socket_timeout": max(settings.broker_timeout, 5.0),
+            "socket_connect_timeout": settings.broker_timeout,
         },
+        "broker_connection_timeout": settings.broker_timeout,
         # Results go to the database, not to a Celery result backend.
         "task_ignore_result": True,
         "task_serializer": "json",
@@ -43,9 +48,10 @@ def celery_config(settings: Settings) -> dict:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.soft_time_limit,
         "task_time_limit": settings.hard_time_limit,
-        # If the broker connection drops, stop running jobs rather than finish them unacked
-        # and have them delivered again.
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # If the broker connection drops, let running jobs finish: their result goes to the
+        # database, and the message delivered again later finds the job done. Cancelling them
+        # would throw the work away and leave the row running until the reconciler came.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_hijack_root_logger": False,
     }
 
@@ -69,3 +75,5 @@ def celery_init_app(flask_app) -> Celery:
 
 # The worker's app, from the environment (BNLAB_REDIS_URL, queue names, time limits).
 app = make_celery(get_settings())
+
+from . import lifecycle  # noqa: E402,F401  (the worker's signal handlers)

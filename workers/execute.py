@@ -1,9 +1,11 @@
 """`execute_job(job_id)`: the one function that runs a job, whatever started it.
 
 Id in, claim the row, run the question type's experiment, store result and figures, report
-progress on the way. The Celery task, the embedded local worker and the tests all call this, so
-there is one code path to test. Every error ends the job `failed` with a readable reason; only a
-lost claim (cancelled, or taken over by a newer attempt) ends it silently.
+progress on the way (and a heartbeat beside it). The Celery task, the embedded local worker and the
+tests all call this, so there is one code path to test. An experiment's error ends the job
+`failed` with a readable reason; a lost claim (cancelled, or taken over by a newer attempt) ends
+it silently; a database outage is infrastructure, not the job's fault: it is waited out, and
+past a limit raised as InfrastructureError without spending an attempt.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from experiments import catalog
 from experiments.errors import ExperimentError
 from service import jobs
 from service.config import Settings, get_settings
-from service.db import Database
+from service.db import Database, is_unavailable
 from service.models import Job
+
+from . import shutdown
+from .heartbeat import Heartbeat, ProgressWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,30 +55,40 @@ def worker_name(label: str = "worker") -> str:
     return name
 
 
-class ProgressWriter:
-    """The experiment's on_progress callback: writes to the job row at most every `interval`
-    seconds (a progress bar needs no more), and raises JobLost once the job is cancelled."""
+class InfrastructureError(Exception):
+    """The database stayed unreachable past settings.db_retry_limit: the job could not be
+    claimed or recorded. The caller hands the message back; no attempt was spent."""
 
-    def __init__(self, db: Database, claim: jobs.Claim, interval: float):
-        self.db, self.claim, self.interval = db, claim, interval
-        self.last = 0.0
 
-    def __call__(self, fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            return
-        self.last = now
-        with self.db.session() as session:
-            jobs.report_progress(session, self.claim, fraction, message)
+def with_database(settings: Settings, what: str, action):
+    """`action()`, retried with backoff (0.5 s doubling to 10 s) while the database is
+    unavailable, for at most settings.db_retry_limit seconds; then InfrastructureError."""
+    deadline = time.monotonic() + settings.db_retry_limit
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise InfrastructureError(f"{what}: the database stayed unavailable") from exc
+            log.warning("%s: database unavailable (%s); retrying in %.1f s", what,
+                        type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def execute_job(job_id: int, *, settings: Settings | None = None, db: Database | None = None,
-                worker: str | None = None) -> str:
+                worker: str | None = None, dispatcher=None) -> str:
     """Run job `job_id` if it is there to be run; returns the job's state afterwards.
 
     Safe to call again for the same job (a broker redelivery, a second local thread): the claim
-    is atomic, a finished or cancelled job is left alone, and only the attempt that holds the
-    claim can store a result.
+    is atomic, a finished, cancelled or still-heartbeating job is left alone, and only the
+    attempt that holds the claim can store a result. Database outages while claiming or
+    recording are waited out (`with_database`); past the limit InfrastructureError is raised
+    and nothing was spent. A worker shutting down hands the job back and, with `dispatcher`,
+    sends it again at once.
     """
     settings = settings or get_settings()
     db = db or database_for(settings)
@@ -83,40 +98,77 @@ def execute_job(job_id: int, *, settings: Settings | None = None, db: Database |
         device, device_error = catalog.pick_device(settings.device), None
     except ExperimentError as exc:
         device, device_error = None, str(exc)
-    with db.session() as session:
-        claim = jobs.claim_job(session, job_id, worker=worker or worker_name(),
-                               device=describe(device), max_attempts=settings.max_attempts)
+
+    def claim_it():
+        with db.session() as session:
+            return jobs.claim_job(session, job_id, worker=worker or worker_name(),
+                                  device=describe(device), max_attempts=settings.max_attempts,
+                                  stale_after=settings.stale_after)
+
+    claim = with_database(settings, f"job {job_id}: claim", claim_it)
     if claim is None:
-        return state_of(db, job_id)
+        return with_database(settings, f"job {job_id}: state", lambda: state_of(db, job_id))
     log.info("job %s: %s/%s attempt %s on %s", job_id, claim.type, claim.preset, claim.attempt,
              describe(device))
-
-    reason = device_error
-    if reason is None:
-        try:
-            result, figures = run_experiment(claim, device, ProgressWriter(
-                db, claim, settings.progress_interval))
-        except jobs.JobLost:
-            log.info("job %s: cancelled or taken over; attempt %s stops", job_id, claim.attempt)
-            return state_of(db, job_id)
-        except SoftTimeLimitExceeded:
-            reason = (f"time limit: the job ran longer than {settings.soft_time_limit} s "
-                      "and was stopped")
-        except ExperimentError as exc:
-            reason = str(exc)
-        except Exception as exc:  # noqa: BLE001 - the reason is stored; the traceback logged
-            log.exception("job %s failed", job_id)
-            reason = f"{type(exc).__name__}: {exc}"
-        else:
+    reason = device_error if device_error is not None else run_and_store(
+        db, settings, claim, device, dispatcher)
+    if reason is not None:
+        def fail_it():
             with db.session() as session:
-                stored = jobs.finish_job(session, claim, result, figures,
-                                         device=result.get("provenance", {}).get("device"))
-            if not stored:
-                log.info("job %s: finished after losing its claim; result dropped", job_id)
-            return state_of(db, job_id)
-    with db.session() as session:
-        jobs.fail_job(session, job_id, reason, attempt=claim.attempt)
-    return state_of(db, job_id)
+                jobs.fail_job(session, job_id, reason, attempt=claim.attempt)
+
+        with_database(settings, f"job {job_id}: fail", fail_it)
+    return with_database(settings, f"job {job_id}: state", lambda: state_of(db, job_id))
+
+
+def run_and_store(db: Database, settings: Settings, claim: jobs.Claim, device,
+                  dispatcher) -> str | None:
+    """Run the claimed job and store its result; returns why it failed, or None."""
+    job_id = claim.job_id
+    try:
+        with Heartbeat(db, claim, settings.heartbeat_interval) as beat, shutdown.running_job():
+            result, figures = run_experiment(claim, device, ProgressWriter(
+                db, claim, settings.progress_interval, beat))
+    except (jobs.JobLost, shutdown.CancelRequested):
+        log.info("job %s: cancelled or taken over; attempt %s stops", job_id, claim.attempt)
+        return None
+    except shutdown.ShutdownRequested:
+        hand_back(db, settings, claim, dispatcher)
+        return None
+    except SoftTimeLimitExceeded:
+        return f"time limit: the job ran longer than {settings.soft_time_limit} s and was stopped"
+    except ExperimentError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - the reason is stored; the traceback logged
+        if is_unavailable(exc):
+            raise InfrastructureError(f"job {job_id}: the database failed mid-run") from exc
+        log.exception("job %s failed", job_id)
+        return f"{type(exc).__name__}: {exc}"
+
+    def store():
+        with db.session() as session:
+            return jobs.finish_job(session, claim, result, figures,
+                                   device=result.get("provenance", {}).get("device"))
+
+    if not with_database(settings, f"job {job_id}: store result", store):
+        log.info("job %s: finished after losing its claim; result dropped", job_id)
+    return None
+
+
+def hand_back(db: Database, settings: Settings, claim: jobs.Claim, dispatcher) -> None:
+    """The worker is shutting down: the job goes back to the queue, its attempt unspent."""
+    from .dispatch import send_job
+
+    def release() -> bool:
+        with db.session() as session:
+            if not jobs.release_job(session, claim, "queued again: its worker shut down"):
+                return False  # cancelled or taken over meanwhile: nothing to hand back
+            if dispatcher is not None:
+                send_job(session, dispatcher, session.get(Job, claim.job_id))
+            return True
+
+    if with_database(settings, f"job {claim.job_id}: hand back", release):
+        log.warning("job %s: handed back to the queue at shutdown", claim.job_id)
 
 
 def run_experiment(claim: jobs.Claim, device, on_progress

@@ -24,6 +24,7 @@ class LocalWorker:
         self._queue: queue.Queue[int] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._reconciler = None
 
     def submit(self, job_id: int) -> None:
         self._start()
@@ -51,6 +52,14 @@ class LocalWorker:
 
     def _start(self) -> None:
         with self._lock:
+            if self._reconciler is None:
+                # Jobs left running by a previous run of this process are queued again once
+                # their heartbeat is stale (workers/reconcile.py).
+                from .dispatch import LocalDispatcher
+                from .reconcile import Reconciler
+
+                self._reconciler = Reconciler(self.settings, LocalDispatcher(self),
+                                              db=database_for(self.settings)).start()
             while len(self._threads) < self.settings.local_workers:
                 thread = threading.Thread(target=self._run, daemon=True,
                                           name=f"bnlab-local-{len(self._threads) + 1}")

@@ -2,7 +2,8 @@
 
 Views raise ApiError; HTTP errors from Flask itself (404 for an unknown path, 405, 413 for an
 oversize body) get the same shape under /api/ and on the health routes, so a client parses
-one thing.
+one thing. A database or broker outage is 503 with Retry-After, in the same shape, on every
+route; the driver's message (hosts, ports, database names) goes to the log, not to the client.
 """
 
 from __future__ import annotations
@@ -28,6 +29,25 @@ CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+# Seconds a client should wait before trying again after a 503.
+RETRY_AFTER_S = 5
+
+
+def unavailable_dependency(exc: BaseException) -> str | None:
+    """"database" or "queue" when `exc` says that dependency is unreachable, else None."""
+    from ..db import is_unavailable
+
+    if is_unavailable(exc):
+        return "database"
+    import kombu.exceptions
+    import redis.exceptions
+
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+                  | kombu.exceptions.OperationalError):
+        return "queue"
+    return None
 
 
 class ApiError(Exception):
@@ -71,6 +91,13 @@ def init_app(app) -> None:
     def handle_unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return handle_http_error(exc)
+        dependency = unavailable_dependency(exc)
+        if dependency is not None:
+            log.warning("%s unavailable on %s %s: %s", dependency, request.method,
+                        request.path, type(exc).__name__)
+            return error_response(503, f"the {dependency} is unavailable; retry shortly",
+                                  code="unavailable",
+                                  headers={"Retry-After": str(RETRY_AFTER_S)})
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not _json_wanted():
             raise exc

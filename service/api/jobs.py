@@ -13,7 +13,7 @@ from .endpoints import endpoint
 from .errors import ApiError
 from .questions import DISPATCHER
 from .schemas import JOB
-from .serialize import job_json, rows_csv
+from .serialize import cached_job_body, job_etag, job_json, rows_csv
 
 
 def load_job(job_id: int) -> Job:
@@ -23,14 +23,24 @@ def load_job(job_id: int) -> Job:
     return job
 
 
-@endpoint(bp, "GET", "/jobs/<int:job_id>", summary="A job: status, progress, params, result "
-          "(figures as URLs), error", response=JOB, errors=(404,))
+@endpoint(bp, "GET", "/jobs/<id:job_id>", summary="A job: status, progress, params, result "
+          "(figures as URLs), error. Sends an ETag; with If-None-Match a job that has not "
+          "changed is 304", response=JOB, errors=(404,), conditional=True)
 def get_job(job_id: int):
-    return job_json(load_job(job_id))
+    job = load_job(job_id)
+    etag = job_etag(job)
+    response = Response(status=200, mimetype="application/json")
+    response.set_etag(etag)
+    # Clients poll this while a job runs: they may keep it, but must ask again each time.
+    response.headers["Cache-Control"] = "private, no-cache"
+    if request.if_none_match.contains(etag):
+        return response.make_conditional(request)
+    response.set_data(cached_job_body(job, etag, request.script_root))
+    return response
 
 
-@endpoint(bp, "GET", "/jobs/<int:job_id>/figures/<name>", summary="A figure of a succeeded job",
-          media_type="image/png", errors=(404,))
+@endpoint(bp, "GET", "/jobs/<id:job_id>/figures/<name>", summary="A figure of a succeeded job",
+          media_type="image/png", errors=(404,), conditional=True)
 def get_job_figure(job_id: int, name: str):
     load_job(job_id)
     figure = get_session().scalar(
@@ -46,7 +56,7 @@ def get_job_figure(job_id: int, name: str):
     return response.make_conditional(request)
 
 
-@endpoint(bp, "GET", "/jobs/<int:job_id>/data.csv", summary="The rows of a succeeded job's "
+@endpoint(bp, "GET", "/jobs/<id:job_id>/data.csv", summary="The rows of a succeeded job's "
           "result as CSV", media_type="text/csv", errors=(404, 409))
 def get_job_data(job_id: int):
     job = load_job(job_id)
@@ -57,7 +67,7 @@ def get_job_data(job_id: int):
     return response
 
 
-@endpoint(bp, "POST", "/jobs/<int:job_id>/cancel", summary="Cancel a queued or running job",
+@endpoint(bp, "POST", "/jobs/<id:job_id>/cancel", summary="Cancel a queued or running job",
           response=JOB, errors=(404, 409))
 def cancel_job(job_id: int):
     session = get_session()

@@ -25,8 +25,8 @@ def openapi_document() -> dict:
                            "responses": {}}
         if ep.path_params:
             operation["parameters"] = [
-                {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
-                for name, kind in ep.path_params]
+                {"name": name, "in": "path", "required": True, "schema": schema}
+                for name, schema in ep.path_params]
         if ep.body is not None:
             for s in ep.body.nested():
                 schemas.setdefault(s.name, s.to_openapi())
@@ -42,6 +42,11 @@ def openapi_document() -> dict:
         else:
             content = {ep.media_type: {"schema": {"type": "string", "format": "binary"}}}
         operation["responses"][str(ep.status)] = {"description": "OK", "content": content}
+        if ep.conditional:
+            operation.setdefault("parameters", []).append(
+                {"name": "If-None-Match", "in": "header", "required": False,
+                 "schema": {"type": "string"}, "description": "An ETag from an earlier answer"})
+            operation["responses"]["304"] = {"description": "Not modified since that ETag"}
         for status in ep.errors:
             operation["responses"][str(status)] = {
                 "description": CODES.get(status, "error").replace("_", " "),

@@ -40,7 +40,7 @@ def create_question(body: dict):
     return body, 202, {"Location": body["url"]}
 
 
-@endpoint(bp, "GET", "/questions/<int:question_id>", summary="A question with its asks and "
+@endpoint(bp, "GET", "/questions/<id:question_id>", summary="A question with its asks and "
           "their jobs", response=QUESTION, errors=(404,))
 def get_question(question_id: int):
     question = get_session().get(Question, question_id)

@@ -65,6 +65,10 @@ class Field:
         if self.enum is not None and value not in self.enum:
             errors[path] = f"must be one of {', '.join(map(str, self.enum))}"
         if self.type == "string":
+            problem = _text_problem(value)
+            if problem:
+                errors[path] = problem
+                return value
             if self.min_length is not None and len(value.strip()) < self.min_length:
                 errors[path] = "must not be empty" if self.min_length == 1 else \
                     f"must be at least {self.min_length} characters"
@@ -181,6 +185,19 @@ class Schema:
         return list(seen.values())
 
 
+def _text_problem(value: str) -> str | None:
+    """Why a JSON string cannot be stored as text, or None. JSON can carry a lone UTF-16
+    surrogate ("\\ud800") and NUL, which no UTF-8 text column (PostgreSQL's) can hold; other
+    control characters (tab, newline, ...) are kept as they are."""
+    if "\x00" in value:
+        return "must not contain NUL (\\u0000) characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode: it holds a lone UTF-16 surrogate"
+    return None
+
+
 def _article(json_type: str) -> str:
     return ("an " if json_type[0] in "aeiou" else "a ") + json_type
 
@@ -188,7 +205,9 @@ def _article(json_type: str) -> str:
 # Requests
 
 QUESTION_REQUEST = Schema("QuestionRequest", "A question in free text (Markdown or HTML).", (
-    Field("text", "string", "The question; may hold several questions.", required=True,
+    Field("text", "string", "The question; may hold several questions. Any Unicode text "
+          "except NUL (\\u0000) and lone UTF-16 surrogates (422); other control characters "
+          "are accepted and ignored by the router.", required=True,
           min_length=1, max_length=MAX_TEXT_CHARS, too_long_status=413),
     Field("preset", "string", "How big the experiments are: smoke (seconds), quick (about a "
           "minute on a CPU), full (GPU-sized).", enum=PRESETS, default="quick"),
@@ -241,6 +260,10 @@ QUESTION = Schema("Question", "A question with its asks and their jobs.", (
     Field("created_at", "string", required=True, format="date-time"),
     Field("asks", "array", required=True, schema=ASK),
     Field("not_understood", "array", required=True, schema=NOT_UNDERSTOOD),
+    Field("off_topic", "boolean", "True when the text is about something other than BN "
+          "behaviour, so nothing runs.", required=True),
+    Field("off_topic_reason", "string", "Why it was judged off topic.", required=True,
+          nullable=True),
 ))
 FIGURE = Schema("Figure", "A figure of a result, served as image/png.", (
     Field("name", "string", required=True),

@@ -6,12 +6,15 @@ The shapes are the Question, Ask, JobRef and Job schemas of schemas.py.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 
 from ..models import Ask, Job, Question
 
@@ -40,7 +43,20 @@ def question_json(question: Question, created_jobs: set[int] | None = None) -> d
         "created_at": iso(question.created_at),
         "asks": [ask_json(ask, created_jobs) for ask in question.asks],
         "not_understood": list(question.not_understood or []),
+        **off_topic_json(question),
     }
+
+
+def off_topic_json(question: Question) -> dict[str, Any]:
+    """A post with nothing to run because it is about something else says so, and why."""
+    excerpts = list(question.off_topic or [])
+    off_topic = bool(excerpts) and not question.asks
+    reason = None
+    if off_topic:
+        quoted = "; ".join(f'"{e[:120]}"' for e in excerpts[:3])
+        reason = ("the text asks about something other than how Batch Normalization behaves, "
+                  f"which no experiment here answers: {quoted}")
+    return {"off_topic": off_topic, "off_topic_reason": reason}
 
 
 def ask_json(ask: Ask, created_jobs: set[int] | None = None) -> dict[str, Any]:
@@ -79,6 +95,48 @@ def job_json(job: Job) -> dict[str, Any]:
         "data_url": url_for("api.get_job_data", job_id=job.id) if succeeded else None,
         "cancel_url": url_for("api.cancel_job", job_id=job.id),
     }
+
+
+def job_etag(job: Job) -> str:
+    """A version of the job's JSON from its row alone (without loading the result): every
+    change of state, progress or result writes the row's updated_at or attempts."""
+    parts = (job.id, job.state, job.attempts, job.progress, job.message, iso(job.updated_at),
+             iso(job.finished_at), job.error)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+class BodyCache:
+    """Serialised bodies by key, the least recently used dropped past `size` (thread-safe)."""
+
+    def __init__(self, size: int):
+        self.size, self._items = size, OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key, make) -> bytes:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        body = make()
+        with self._lock:
+            self._items[key] = body
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return body
+
+
+_finished_bodies = BodyCache(size=128)
+
+
+def cached_job_body(job: Job, etag: str, script_root: str) -> bytes:
+    """The job's JSON as bytes. A finished job's never changes, so it is serialised once per
+    process: a large result costs its loading and encoding only on the first request."""
+    def make() -> bytes:
+        return current_app.json.dumps(job_json(job)).encode() + b"\n"
+
+    if not job.finished:
+        return make()
+    return _finished_bodies.get_or_make((job.id, etag, script_root), make)
 
 
 def result_json(job: Job) -> dict[str, Any]:

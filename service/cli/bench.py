@@ -14,6 +14,8 @@ BENCHMARKS = {
     "api": "service.bench_api:main",
     "router": "service.router.bench:main",
     "presets": "experiments.bench_presets:main",
+    "chaos": "service.bench_chaos:main",
+    "fuzz": "service.bench_fuzz:main",
 }
 
 

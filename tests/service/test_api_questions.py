@@ -58,9 +58,19 @@ OVERSIZE = "why not use running averages? " * 700  # 21,000 characters
 
 
 @pytest.mark.parametrize("kwargs, status, fields", [
-    ({}, 400, {"body"}),
-    ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 400,
+    ({}, 415, {"Content-Type"}),
+    ({"data": "text=hello", "content_type": "application/x-www-form-urlencoded"}, 415,
+     {"Content-Type"}),
+    ({"data": '{"text": "BN?"}', "content_type": "text/plain"}, 415, {"Content-Type"}),
+    ({"data": '{"text": "why \\ud800 BN?"}', "content_type": "application/json"}, 422,
+     {"text"}),
+    ({"data": '{"text": "why \\u0000 BN?"}', "content_type": "application/json"}, 422,
+     {"text"}),
+    ({"data": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, 400,
      {"body"}),
+    ({"data": '{"text": "BN?", "x": ' + "[" * 40 + "]" * 40 + "}",
+      "content_type": "application/json"}, 400, {"body"}),
+    ({"data": b'{"text": "\xff\xfe"}', "content_type": "application/json"}, 400, {"body"}),
     ({"data": "{not json", "content_type": "application/json"}, 400, {"body"}),
     ({"json": ["a", "list"]}, 400, {"body"}),
     ({"json": {}}, 422, {"text"}),
@@ -82,6 +92,7 @@ def test_bad_input_is_refused_and_nothing_is_written(client, auth, dispatcher, d
     error = ERROR.validate(response.get_json())["error"]
     assert set(error["fields"]) == fields
     assert error["code"] == {400: "bad_request", 413: "payload_too_large",
+                             415: "unsupported_media_type",
                              422: "validation_error"}[status]
     assert counts(database) == (0, 0, 0)
     assert dispatcher.enqueued == []
@@ -124,3 +135,18 @@ def test_rate_limit_per_key(client, auth, database):
     response = client.post("/api/v1/questions", json={"text": SMALL_BATCH},
                            headers={"Authorization": f"Bearer {other}"})
     assert response.status_code == 202
+
+
+def test_an_off_topic_post_says_so_with_the_reason(client, auth, dispatcher):
+    response = client.post("/api/v1/questions", headers=auth,
+                           json={"text": "What is the best pizza in Rome?", "preset": "smoke"})
+    assert response.status_code == 202
+    body = QUESTION.validate(response.get_json())
+    assert body["asks"] == [] and body["off_topic"] is True
+    assert "pizza" in body["off_topic_reason"]
+    assert dispatcher.enqueued == []
+    page = client.get(body["url"], headers=auth).get_json()
+    assert page["off_topic"] is True and page["off_topic_reason"] == body["off_topic_reason"]
+    on_topic = client.post("/api/v1/questions", headers=auth,
+                           json={"text": SMALL_BATCH, "preset": "smoke"}).get_json()
+    assert on_topic["off_topic"] is False and on_topic["off_topic_reason"] is None

@@ -127,3 +127,18 @@ def test_env_example_sets_every_required_variable(compose):
     assert required and required <= example
     used = set(re.findall(r"\$\{(\w+)(?::?[-?][^}]*)?\}", text))
     assert example <= used, example - used  # nothing in the example that compose ignores
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|m)", str(value))
+    assert match, f"unreadable duration {value!r}"
+    return int(match[1]) * (60 if match[2] == "m" else 1)
+
+
+def test_workers_stop_with_sigterm_and_time_to_hand_their_job_back(services):
+    for name in ("worker-gpu", "worker-cpu"):
+        worker = services[name]
+        assert worker["stop_signal"] == "SIGTERM"
+        grace = re.search(r":-(\d+)\}", worker["environment"]["BNLAB_SHUTDOWN_GRACE"])
+        # The job's grace, then its hand-back, both before the runtime's SIGKILL.
+        assert _seconds(worker["stop_grace_period"]) >= int(grace[1]) + 15, name

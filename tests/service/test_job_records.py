@@ -95,8 +95,12 @@ def test_claim_is_atomic_and_fences_out_an_older_attempt(database):
         first = jobs.claim_job(session, job.id, worker="a", device="cpu", max_attempts=3)
         assert first.attempt == 1
         jobs.report_progress(session, first, 0.5, "half way")
-        # The broker delivers the job again (its worker died): a new attempt takes over.
-        second = jobs.claim_job(session, job.id, worker="b", device="cpu", max_attempts=3)
+        # A second delivery while the job heartbeats is dropped: it never runs twice at once.
+        assert jobs.claim_job(session, job.id, worker="b", device="cpu", max_attempts=3,
+                              stale_after=60) is None
+        # Once its heartbeat is stale (its worker died), a new attempt takes over.
+        second = jobs.claim_job(session, job.id, worker="b", device="cpu", max_attempts=3,
+                                stale_after=0)
         assert second.attempt == 2
         with pytest.raises(jobs.JobLost):
             jobs.report_progress(session, first, 0.6, "still here?")
@@ -112,8 +116,10 @@ def test_a_job_out_of_attempts_fails_with_the_reason(database):
     with database.session() as session:
         job, _ = new_job(session)
         for _ in range(2):
-            assert jobs.claim_job(session, job.id, worker="w", device="cpu", max_attempts=2)
-        assert jobs.claim_job(session, job.id, worker="w", device="cpu", max_attempts=2) is None
+            assert jobs.claim_job(session, job.id, worker="w", device="cpu", max_attempts=2,
+                                  stale_after=0)
+        assert jobs.claim_job(session, job.id, worker="w", device="cpu", max_attempts=2,
+                              stale_after=0) is None
         row = session.get(Job, job.id, populate_existing=True)
         assert row.state == JobState.FAILED and "gave up after 2 attempts" in row.error
         assert row.active_key is None

@@ -75,13 +75,17 @@ def test_unknown_preset_writes_nothing(database, settings):
     assert counts(database) == (0, 0, 0)
 
 
-def test_a_job_that_cannot_be_queued_fails_with_the_reason(database, settings):
+def test_a_job_the_broker_refuses_stays_queued_and_unsent_for_the_reconciler(database,
+                                                                             settings):
     with database.session() as session:
         submission = submit_question(session, SMALL_BATCH, preset="smoke",
                                      dispatcher=Recorder(fail=True), settings=settings)
         (job,) = submission.new_jobs
-        assert job.state == JobState.FAILED
-        assert "could not queue the job: ConnectionError: broker down" in job.error
+        assert job.state == JobState.QUEUED and job.error is None
+        assert job.dispatched_at is None and job.active_key == job.key
+        sent = submit_question(session, SMALL_BATCH + " Really?", preset="smoke",
+                               fresh=True, dispatcher=Recorder(), settings=settings)
+        assert sent.asks[0][1].id == job.id  # the same queued job answers; nothing lost
 
 
 def test_simultaneous_identical_questions_share_one_job(database, settings):

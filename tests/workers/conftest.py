@@ -90,7 +90,10 @@ def worker_settings(postgres_url: str, redis_url: str, token: str, name: str, tm
 
     values = dict(instance=tmp / "instance", database_url=postgres_url, redis_url=redis_url,
                   executor="celery", gpu_queue=f"gpu-{token}-{name}",
-                  cpu_queue=f"cpu-{token}-{name}", progress_interval=0.2)
+                  cpu_queue=f"cpu-{token}-{name}", progress_interval=0.2,
+                  # Short recovery timings, so a lost worker's job is back in seconds.
+                  heartbeat_interval=0.5, stale_after=3.0, reconcile_interval=1.0,
+                  db_retry_limit=60.0, shutdown_grace=20.0)
     values.update(overrides)
     return Settings.from_env(environ={}, overrides=values)
 

@@ -94,10 +94,12 @@ def test_the_soft_time_limit_fails_the_job_with_the_reason(postgresql_database, 
 @pytest.mark.slow
 def test_a_job_whose_whole_worker_died_is_run_by_another_worker(postgresql_database,
                                                                 start_worker):
-    """SIGKILL a worker's main process and its pool together (its machine is lost): the message
-    stays unacknowledged in Redis, comes back after the visibility timeout, and another worker
-    finishes the job as its second attempt."""
-    first = start_worker("lost", soft_time_limit=15, hard_time_limit=20, visibility_timeout=22)
+    """SIGKILL a worker's main process and its pool together (its machine is lost): its job's
+    heartbeat goes stale, the other worker's reconciler queues it again, and that worker
+    finishes it as its second attempt. The visibility timeout is an hour, so the broker's own
+    redelivery cannot be what saved it."""
+    first = start_worker("lost", soft_time_limit=100, hard_time_limit=110,
+                         visibility_timeout=3600)
     job_id = submit(postgresql_database, first.settings, {"batch_sizes": [4], "epochs": 2})
     wait_for_row(postgresql_database, job_id, lambda r: r.state == "running" and r.progress > 0)
     os.killpg(first.process.pid, signal.SIGKILL)

@@ -12,6 +12,7 @@ import zlib
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
 
 from experiments import catalog
 from experiments.errors import ParamError
@@ -19,7 +20,8 @@ from experiments.params import Param, Schema
 from experiments.result import Figure, Result
 from service import jobs
 from service.models import Job, JobState
-from workers.execute import execute_job
+from workers import shutdown
+from workers.execute import InfrastructureError, execute_job
 
 TYPE = "small_batch_statistics"
 PNG = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR"
@@ -189,3 +191,85 @@ def test_the_hard_time_limit_fails_the_job(database, settings, queued, monkeypat
     assert job.state == "failed"
     assert job.error.startswith(f"time limit: the job ran longer than "
                                 f"{settings.hard_time_limit} s and its process was killed")
+
+
+# Infrastructure, not the experiment, failing: database errors while claiming, recording or
+# failing a job are waited out or handed back, never charged to the job; a worker shutting down
+# hands its job back unspent. tests/workers/test_faults.py does the same with real outages.
+
+def outage(monkeypatch, name: str, times: int):
+    """jobs.<name> raises a connection error `times` times, then works."""
+    real, calls = getattr(jobs, name), {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, name, flaky)
+    return calls
+
+
+@pytest.fixture
+def quick_retries(settings):
+    return settings.replace(db_retry_limit=5.0)
+
+
+@pytest.mark.parametrize("step", ["claim_job", "finish_job"])
+def test_a_short_outage_is_waited_out_and_the_job_finishes_once(database, quick_retries,
+                                                                queued, monkeypatch, step):
+    stand_in = StandIn().install(monkeypatch)
+    calls = outage(monkeypatch, step, times=2)
+    job_id = queued()
+    assert execute_job(job_id, settings=quick_retries, db=database) == "succeeded"
+    job = load(database, job_id)
+    assert calls["n"] == 3 and job.attempts == 1 and stand_in.steps == 5
+    assert job.result is not None
+
+
+def test_a_failure_is_recorded_once_the_database_is_back(database, quick_retries, queued,
+                                                         monkeypatch):
+    def fail(i):
+        raise RuntimeError("boom")
+
+    StandIn(fail).install(monkeypatch)
+    outage(monkeypatch, "fail_job", times=2)
+    job_id = queued()
+    assert execute_job(job_id, settings=quick_retries, db=database) == "failed"
+    assert load(database, job_id).error == "RuntimeError: boom"
+
+
+def test_a_long_outage_while_claiming_spends_nothing(database, quick_retries, queued,
+                                                     monkeypatch):
+    stand_in = StandIn().install(monkeypatch)
+    outage(monkeypatch, "claim_job", times=10**6)
+    job_id = queued()
+    with pytest.raises(InfrastructureError):
+        execute_job(job_id, settings=quick_retries.replace(db_retry_limit=1.0), db=database)
+    job = load(database, job_id)
+    assert (job.state, job.attempts, stand_in.steps) == (JobState.QUEUED, 0, 0)
+
+
+def test_a_worker_shutting_down_hands_its_job_back_unspent(database, settings, queued,
+                                                          monkeypatch):
+    sent = []
+
+    class Recorder:
+        def enqueue(self, job):
+            sent.append(job.id)
+
+    def grace_over(i):
+        if i == 2:
+            raise shutdown.ShutdownRequested()
+
+    StandIn(grace_over).install(monkeypatch)
+    job_id = queued()
+    assert execute_job(job_id, settings=settings, db=database,
+                       dispatcher=Recorder()) == "queued"
+    job = load(database, job_id)
+    assert (job.state, job.attempts, job.result) == (JobState.QUEUED, 0, None)
+    assert sent == [job_id] and job.dispatched_at is not None  # sent again at once
+    StandIn().install(monkeypatch)
+    assert execute_job(job_id, settings=settings, db=database) == "succeeded"
+    assert load(database, job_id).attempts == 1
