@@ -21,6 +21,7 @@ COMMANDS = (
     "worker",
     "db",
     "keys",
+    "bot",
 )
 
 
