@@ -125,7 +125,9 @@ def _ask_block(ask: Ask, origin: Origin, images: list[Image], compact: bool) -> 
     out = [quote, f"### {result.get('title', ask.type)}", _verdict(result)]
     out += [f"![{_caption(img.caption)}|{img.width}x{img.height}]({img.short_url})"
             for img in images[:IMAGES_PER_QUESTION]]
-    table = measured_table(result.get("rows") or [], max_rows=12 if compact else 60)
+    preferred = [f.get("metric") for f in result.get("findings") or []]
+    table = measured_table(result.get("rows") or [], max_rows=12 if compact else 60,
+                           preferred=preferred)
     if table:
         out.append(details("Measured table", table))
     why = _without_heading(result.get("summary_markdown", ""), result)
@@ -159,11 +161,18 @@ def _finding_numbers(f: dict) -> str:
             f"{_num(ci[1])}, n = {f.get('n', '?')})")
 
 
-def measured_table(rows: list[dict], max_rows: int = 60) -> str:
-    """The result's rows as a pipe table: arm and sweep axes, then metrics as mean [95% CI]."""
+def measured_table(rows: list[dict], max_rows: int = 60, preferred: list | None = None) -> str:
+    """The result's rows as a pipe table: arm and sweep axes, then metrics as mean [95% CI].
+
+    The metrics shown are those the findings compare (`preferred`), then accuracies, then the
+    rest in the rows' order, at most TABLE_METRICS of them.
+    """
     if not rows:
         return ""
-    metrics = [k for k in rows[0] if f"{k}_ci95" in rows[0]][:TABLE_METRICS]
+    measured = [k for k in rows[0] if f"{k}_ci95" in rows[0]]
+    ranked = sorted(measured, key=lambda k: (k not in (preferred or []), "acc" not in k,
+                                             measured.index(k)))
+    metrics = [k for k in measured if k in ranked[:TABLE_METRICS]]
     skip = set(metrics) | {"n_seeds"} | {k for k in rows[0] if k.endswith("_ci95")}
     axes = [k for k in rows[0] if k not in skip and _is_axis(k, rows)]
     head = axes + metrics + (["seeds"] if "n_seeds" in rows[0] else [])
@@ -238,4 +247,4 @@ def _one_line(text: str) -> str:
 
 def _caption(caption: str) -> str:
     """Alt text of an image: one line without the characters of Markdown image syntax."""
-    return re.sub(r"[\[\]|]", " ", _one_line(caption))[:120].strip()
+    return " ".join(re.sub(r"[\[\]|]", " ", _one_line(caption)).split())[:120].strip()

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "engine": "experiments.bench_engine:main",
     "api": "service.bench_api:main",
     "router": "service.router.bench:main",
+    "bot": "service.bot.bench:main",
 }
 
 
