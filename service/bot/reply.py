@@ -140,7 +140,7 @@ def _finish_when_done(ctx: BotContext, session: Session, row: ForumPost) -> floa
     question = session.get(Question, row.question_id)
     jobs = [ask.job for ask in question.asks if ask.job is not None]
     if any(not job.finished for job in jobs):
-        if utcnow() - store._aware(row.created_at) > _patience(ctx, len(jobs)):
+        if utcnow() - store.aware(row.created_at) > _patience(ctx, len(jobs)):
             _give_up(ctx, session, row, "the experiments did not finish in time")
             return None
         return POLL_S

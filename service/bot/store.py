@@ -52,7 +52,7 @@ def needs_restart(row: ForumPost) -> bool:
     """An open row that no step chain is working on (its process went away)."""
     if row.state not in OPEN_FORUM_STATES:
         return False
-    updated = _aware(row.updated_at)
+    updated = aware(row.updated_at)
     return updated is None or utcnow() - updated > STALE
 
 
@@ -147,7 +147,7 @@ def answer_at(session: Session, topic_id: int, post_number: int) -> ForumPost | 
                                                   ForumPost.reply_post_number == post_number))
 
 
-def _aware(moment):
+def aware(moment):
     """SQLite hands timestamps back without their zone; they were stored in UTC."""
     if moment is not None and moment.tzinfo is None:
         from datetime import UTC

@@ -245,3 +245,61 @@ def test_the_bot_never_mentions_anyone(client, database, standin, instant):
     import re
 
     assert re.search(r"(?<![\w])@[A-Za-z0-9_]", reply["raw"]) is None
+
+
+class Stopped:
+    """A runner of a web process that stops before it runs anything (or, with `then`, one
+    that records what it is given and hands it on)."""
+
+    def __init__(self, then=None):
+        self.kicked: list[int] = []
+        self.then = then
+
+    def kick(self, row_id: int, delay: float = 0.0) -> None:
+        self.kicked.append(row_id)
+        if self.then is not None:
+            self.then.kick(row_id, delay)
+
+
+def test_an_open_post_is_resumed_by_the_next_process(bot_app, bot_settings, client, database,
+                                                     standin):
+    from service.api.questions import DISPATCHER
+
+    from .conftest import make_app
+
+    bot_app.extensions["bnlab.forum_runner"] = Stopped()
+    deliver(client, post_payload(SEED_QUESTION))
+    [row] = forum_rows(database)
+    assert row.state == "received" and standin.requests == []
+
+    restarted = make_app(bot_settings)  # as `bnlab serve` starts again
+    try:
+        restarted.extensions[DISPATCHER] = InstantResults(database)
+        assert restarted.extensions["bnlab.forum_runner"].resume(database) == 1
+        [row] = wait_until_settled(database)
+        assert row.state == "answered" and len(standin.created()) == 1
+    finally:
+        restarted.extensions["bnlab.db"].dispose()
+
+
+def test_a_redelivery_restarts_a_post_whose_steps_stopped(bot_app, client, database, standin,
+                                                          instant):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from service.models import ForumPost, utcnow
+
+    runner = Stopped(then=bot_app.extensions["bnlab.forum_runner"])
+    bot_app.extensions["bnlab.forum_runner"] = Stopped()
+    payload = post_payload(SEED_QUESTION)
+    deliver(client, payload)
+    bot_app.extensions["bnlab.forum_runner"] = runner
+    deliver(client, payload)  # a step chain may still be alive: not restarted
+    assert runner.kicked == [] and standin.requests == []
+    with database.engine.begin() as connection:  # the process that had it went away
+        connection.execute(update(ForumPost).values(updated_at=utcnow() - timedelta(hours=1)))
+    assert deliver(client, payload).status_code == 202
+    [row] = wait_until_settled(database)
+    assert runner.kicked == [row.id]
+    assert row.state == "answered" and len(standin.created()) == 1
