@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from .models import Ask, Question
 
-MAX_CHARS = 32_000
+MAX_CHARS = 32_000  # Discourse's max_post_length
+# A post longer than this is rendered again in the compact form: well under the limit, and a
+# forum post that long is already more than most readers open.
+TARGET_CHARS = 24_000
+# The parts of a write-up kept in the compact form: the mechanism and the caveats (the table
+# and the findings already carry the numbers of "What was measured" and "Evidence").
+COMPACT_SECTIONS = ("why", "limits", "caveats")
 IMAGES_PER_QUESTION = 2
 QUOTE_CHARS = 200
 FINDINGS_SHOWN = 4
@@ -49,10 +55,11 @@ class Origin:
 def render_answer(question: Question, origin: Origin,
                   images: Mapping[int, list[Image]]) -> str:
     """The final post for `question` (asks and jobs loaded); `images` by job id."""
-    for compact in (False, True):
-        post = _compose(question, origin, images, compact)
-        if len(post) < MAX_CHARS:
-            return post
+    post = _compose(question, origin, images, compact=False)
+    if len(post) > TARGET_CHARS:
+        post = _compose(question, origin, images, compact=True)
+    if len(post) < MAX_CHARS:
+        return post
     return post[:MAX_CHARS - 100].rsplit("\n", 1)[0] + "\n\n(The rest did not fit in a post.)"
 
 
@@ -131,8 +138,10 @@ def _ask_block(ask: Ask, origin: Origin, images: list[Image], compact: bool) -> 
     if table:
         out.append(details("Measured table", table))
     why = _without_heading(result.get("summary_markdown", ""), result)
+    if why and compact:
+        why = _sections(why, COMPACT_SECTIONS) or why[:3000] + " …"
     if why:
-        out.append(details("Why", why[:3000] + " …" if compact and len(why) > 3000 else why))
+        out.append(details("Why", why))
     out += [line for line in (_references(result), _reproduce(ask, result)) if line]
     return "\n\n".join(out)
 
@@ -238,6 +247,17 @@ def _without_heading(summary: str, result: dict) -> str:
     answer = result.get("answer", "")
     paragraphs = [p for p in text.split("\n\n") if not (answer and answer in p)]
     return "\n\n".join(paragraphs).strip()
+
+
+def _sections(markdown: str, wanted: tuple[str, ...]) -> str:
+    """The sections of `markdown` whose heading starts with one of `wanted` (any case)."""
+    keep, out = False, []
+    for line in markdown.split("\n"):
+        if line.startswith("#"):
+            keep = line.lstrip("#").strip().lower().startswith(wanted)
+        if keep:
+            out.append(line)
+    return "\n".join(out).strip()
 
 
 def _one_line(text: str) -> str:

@@ -86,6 +86,17 @@ def test_a_failed_job_and_unplaced_text_are_said_plainly():
     assert "Not answered (I could not place it): “And GANs?”" in raw
 
 
+def test_a_long_post_keeps_only_the_mechanism_and_caveats_of_each_write_up():
+    result = sample_result()
+    result["summary_markdown"] = ("## A title\n\n### What was measured\n\n" + "Setup. " * 2000
+                                  + "\n\n### Evidence\n\n- " + "Numbers. " * 2000
+                                  + "\n\n### Why\n\nThe mechanism.\n\n### Limits\n\nSmall.")
+    raw = render_answer(question(result), ORIGIN, {})
+    assert len(raw) < 2000
+    why = raw.split('[details="Why"]\n', 1)[1].split("[/details]", 1)[0]
+    assert why == "### Why\n\nThe mechanism.\n\n### Limits\n\nSmall.\n"
+
+
 def test_a_huge_result_still_fits_in_one_post():
     result = sample_result()
     result["summary_markdown"] = "## A title\n\n" + ("Long explanation. " * 4000)
