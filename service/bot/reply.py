@@ -47,8 +47,8 @@ class BotContext:
 def advance(ctx: BotContext, row_id: int) -> float | None:
     with ctx.db.session() as session:
         row = store.take_lease(session, row_id)
-        if row is None:  # finished, or another step is on it (and will carry on)
-            return None
+        if row is None:  # finished, or another step holds it: look again when its lease ends
+            return store.lease_left(session, row_id)
         try:
             return _step(ctx, session, row)
         except RateLimited as exc:

@@ -64,14 +64,31 @@ def take_lease(session: Session, row_id: int) -> ForumPost | None:
         .where(ForumPost.id == row_id, ForumPost.state.in_(OPEN_FORUM_STATES),
                (ForumPost.lease_until.is_(None)) | (ForumPost.lease_until < now))
         .values(lease_until=now + LEASE, updated_at=now)
+        # The row is read back below; evaluating the condition in Python against a loaded
+        # copy would compare SQLite's zone-less timestamps with an aware one.
+        .execution_options(synchronize_session=False)
     ).rowcount == 1
     session.commit()
     return session.get(ForumPost, row_id, populate_existing=True) if taken else None
 
 
+def lease_left(session: Session, row_id: int) -> float | None:
+    """Seconds until another step's lease on an open row ends (None: the row is finished).
+
+    A step that finds the lease taken comes back then: if the holder's process died (a Celery
+    worker killed mid-step redelivers its task at once), nobody else would carry the post on.
+    """
+    row = session.get(ForumPost, row_id, populate_existing=True)
+    if row is None or row.state not in OPEN_FORUM_STATES:
+        return None
+    until = aware(row.lease_until)
+    return max((until - utcnow()).total_seconds(), 0.0) + 1.0 if until else 1.0
+
+
 def release(session: Session, row_id: int) -> None:
     session.execute(update(ForumPost).where(ForumPost.id == row_id)
-                    .values(lease_until=None, updated_at=utcnow()))
+                    .values(lease_until=None, updated_at=utcnow())
+                    .execution_options(synchronize_session=False))
     session.commit()
 
 
