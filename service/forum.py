@@ -187,7 +187,7 @@ def measured_table(rows: list[dict], max_rows: int = 60, preferred: list | None 
     head = axes + metrics + (["seeds"] if "n_seeds" in rows[0] else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows[:max_rows]:
-        cells = [str(row.get(k, "")) for k in axes]
+        cells = [_axis_value(row.get(k, "")) for k in axes]
         cells += [_with_ci(row.get(k), row.get(f"{k}_ci95")) for k in metrics]
         if "n_seeds" in rows[0]:
             cells.append(str(row.get("n_seeds", "")))
@@ -198,10 +198,15 @@ def measured_table(rows: list[dict], max_rows: int = 60, preferred: list | None 
 
 
 def _is_axis(key: str, rows: list[dict]) -> bool:
-    """A sweep axis: a label or whole number that varies across the rows."""
+    """A sweep axis (batch size, noise level, layer): a label or number without an interval
+    that varies across the rows; the arm always."""
     values = [r.get(key) for r in rows]
-    kinds = all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
+    kinds = all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values)
     return kinds and (key == "arm" or len(set(values)) > 1)
+
+
+def _axis_value(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _with_ci(mean, ci) -> str:

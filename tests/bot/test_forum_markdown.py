@@ -137,3 +137,12 @@ def test_the_table_prefers_the_metrics_the_findings_compare():
              "other": 2.0, "other_ci95": [1.0, 3.0], "n_seeds": 3}]
     head = measured_table(rows, preferred=["gap"]).split("\n")[0]
     assert head == "| arm | loss | gap | test_acc | seeds |"
+
+
+def test_the_table_shows_the_axes_that_vary():
+    rows = [{"arm": "noisy", "noise": level, "batch_size": 32, "test_acc": 0.5,
+             "test_acc_ci95": [0.4, 0.6], "n_seeds": 3} for level in (1.0, 3.0)]
+    table = measured_table(rows).split("\n")
+    assert table[0] == "| arm | noise | test_acc | seeds |"
+    assert table[2:] == ["| noisy | 1 | 0.500 [0.400, 0.600] | 3 |",
+                         "| noisy | 3 | 0.500 [0.400, 0.600] | 3 |"]
