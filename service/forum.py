@@ -199,10 +199,17 @@ def measured_table(rows: list[dict], max_rows: int = 60, preferred: list | None 
 
 def _is_axis(key: str, rows: list[dict]) -> bool:
     """A sweep axis (batch size, noise level, layer): a label or number without an interval
-    that varies across the rows; the arm always."""
+    that varies across the rows (a fractional one only if its values repeat); the arm always."""
     values = [r.get(key) for r in rows]
-    kinds = all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values)
-    return kinds and (key == "arm" or len(set(values)) > 1)
+    if key == "arm":
+        return True
+    if any(isinstance(v, bool) or not isinstance(v, str | int | float) for v in values):
+        return False
+    distinct = len(set(values))
+    if any(isinstance(v, float) for v in values):
+        # A swept setting repeats across arms; a measurement without an interval does not.
+        return 1 < distinct <= len(values) // 2
+    return distinct > 1
 
 
 def _axis_value(value) -> str:

@@ -140,9 +140,11 @@ def test_the_table_prefers_the_metrics_the_findings_compare():
 
 
 def test_the_table_shows_the_axes_that_vary():
-    rows = [{"arm": "noisy", "noise": level, "batch_size": 32, "test_acc": 0.5,
-             "test_acc_ci95": [0.4, 0.6], "n_seeds": 3} for level in (1.0, 3.0)]
+    rows = [{"arm": arm, "noise": level, "batch_size": 32, "gap": 0.1 * i + level,
+             "test_acc": 0.5, "test_acc_ci95": [0.4, 0.6], "n_seeds": 3}
+            for i, (arm, level) in enumerate([("bn", 1.0), ("bn", 3.0), ("none", 1.0),
+                                              ("none", 3.0)])]
     table = measured_table(rows).split("\n")
-    assert table[0] == "| arm | noise | test_acc | seeds |"
-    assert table[2:] == ["| noisy | 1 | 0.500 [0.400, 0.600] | 3 |",
-                         "| noisy | 3 | 0.500 [0.400, 0.600] | 3 |"]
+    assert table[0] == "| arm | noise | test_acc | seeds |"  # gap is a measurement
+    assert table[2:4] == ["| bn | 1 | 0.500 [0.400, 0.600] | 3 |",
+                          "| bn | 3 | 0.500 [0.400, 0.600] | 3 |"]
