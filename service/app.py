@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                       TESTING=bool(test_config))
     app.json.sort_keys = False  # keep the contract's field order
 
-    from . import db, ratelimit
+    from . import bot, db, ratelimit
     from .api import bp as api_bp
     from .api import errors
     from .api.health import bp as health_bp
@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     init_dashboard(app)
+    bot.init_app(app)  # only with BNLAB_DISCOURSE_URL set
     warm_up()
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

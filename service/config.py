@@ -81,6 +81,20 @@ class Settings:
     # stopped and queued again without spending an attempt. Keep below the stop grace period
     # of the process manager (docker-compose.yml: stop_grace_period).
     shutdown_grace: float = 90.0
+    # The forum bot (service/bot). With discourse_url empty the bot is off and its webhook is
+    # not registered. The API key and username go out as Discourse's Api-Key / Api-Username.
+    discourse_url: str = ""
+    discourse_api_key: str = ""
+    discourse_username: str = "bnlab"
+    # The webhook's secret; Discourse signs each delivery with it (HMAC-SHA256).
+    discourse_webhook_secret: str = ""
+    # Category ids, comma-separated, where new topics are answered; mentions and replies to
+    # the bot outside them are ignored too.
+    discourse_categories: str = ""
+    discourse_preset: str = "quick"
+    # Guards against a bot that floods a topic or answers one person all day.
+    discourse_max_posts_per_topic: int = 5
+    discourse_max_answers_per_user_day: int = 10
 
     def __post_init__(self):
         object.__setattr__(self, "instance", Path(self.instance).resolve())
@@ -125,6 +139,35 @@ class Settings:
             raise ConfigError("gpu_queue and cpu_queue must be two different names")
         self.rate_limit_pair  # noqa: B018 - parses, raising ConfigError on a bad value
         self.login_rate_limit_pair  # noqa: B018
+        if self.discourse_url:
+            self._check_discourse()
+
+    def _check_discourse(self) -> None:
+        from experiments.params import PRESETS
+
+        if not self.discourse_url.startswith(("http://", "https://")):
+            raise ConfigError(f"discourse_url must be http(s)://..., got {self.discourse_url!r}")
+        if len(self.discourse_webhook_secret) < 12:
+            raise ConfigError("discourse_webhook_secret must be at least 12 characters")
+        if not self.discourse_api_key or not self.discourse_username:
+            raise ConfigError("the forum bot needs discourse_api_key and discourse_username")
+        if not self.discourse_category_ids:
+            raise ConfigError("discourse_categories must name at least one category id")
+        if self.discourse_preset not in PRESETS:
+            raise ConfigError(f"discourse_preset must be one of {', '.join(PRESETS)}, "
+                              f"got {self.discourse_preset!r}")
+        if self.discourse_max_posts_per_topic < 1 or self.discourse_max_answers_per_user_day < 1:
+            raise ConfigError("the discourse_max_* guards must be at least 1")
+
+    @property
+    def discourse_category_ids(self) -> frozenset[int]:
+        """discourse_categories as a set of ids."""
+        try:
+            return frozenset(int(part) for part in self.discourse_categories.split(",")
+                             if part.strip())
+        except ValueError:
+            raise ConfigError("discourse_categories must be ids separated by commas, got "
+                              f"{self.discourse_categories!r}") from None
 
     @property
     def uses_celery(self) -> bool:

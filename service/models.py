@@ -198,3 +198,51 @@ class Figure(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
     job: Mapped[Job] = relationship(back_populates="figures")
+
+
+class ForumPostState(enum.StrEnum):
+    RECEIVED = "received"  # the webhook stored it; nothing posted yet
+    PLACEHOLDER = "placeholder"  # the short "working on it" reply is up; jobs are running
+    ANSWERED = "answered"  # the reply holds its final text
+    FAILED = "failed"  # the reply (if any) says why it could not answer
+    IGNORED = "ignored"  # acted on, then nothing to post (a guard, or off topic)
+
+
+OPEN_FORUM_STATES = (ForumPostState.RECEIVED, ForumPostState.PLACEHOLDER)
+
+
+class ForumPost(Base):
+    """One forum post the bot acts on, keyed by (post id, post version): a redelivered event
+    has a new event id but the same post, so it finds this row instead of making a second."""
+
+    __tablename__ = "forum_posts"
+    __table_args__ = (UniqueConstraint("post_id", "post_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(Integer)
+    post_version: Mapped[int] = mapped_column(Integer)
+    topic_id: Mapped[int] = mapped_column(Integer, index=True)
+    post_number: Mapped[int] = mapped_column(Integer)
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    raw: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(String(20))  # topic, mention or reply
+    # The post number this one replies to (a bot answer, for follow-ups).
+    reply_to_post_number: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default=ForumPostState.RECEIVED, index=True)
+    kind: Mapped[str | None] = mapped_column(String(16))  # answer, help or refusal
+    # The bot's reply: the placeholder, later edited into the answer.
+    reply_post_id: Mapped[int | None] = mapped_column(Integer)
+    reply_post_number: Mapped[int | None] = mapped_column(Integer)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    # Steps that met an unreachable forum; bounded, then the post is failed.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # One step at a time per post: a step holds this lease while it talks to the forum.
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    question: Mapped[Question | None] = relationship()

@@ -19,6 +19,7 @@ from .config import get_settings
 from .jobs import find_or_create_job, queue_for
 from .models import Ask, Job, Question
 from .router import route
+from .router.params import ALIASES
 
 SOURCES = ("api", "cli", "bot", "dashboard")
 
@@ -44,14 +45,16 @@ class Submission:
 
 def submit_question(session: Session, text: str, *, preset: str = "quick", fresh: bool = False,
                     source: str = "api", asker: str | None = None, dispatcher=None,
-                    settings=None) -> Submission:
+                    settings=None, params: dict[str, Any] | None = None) -> Submission:
     """Route `text`, store the question with its asks and their jobs, then queue new jobs.
 
     Every parameter is validated before anything is written: a bad preset or a parameter out
     of range raises InvalidQuestion (RouterInputError for text the router refuses) and the
     database is untouched. Jobs that already exist with the same key are reused (a succeeded one
     only without `fresh`). `dispatcher` (workers.dispatch) queues the new jobs after the commit,
-    so a worker always finds the row; with None they stay queued.
+    so a worker always finds the row; with None they stay queued. `params` are settings given
+    outright (a forum follow-up's "batch_size=8 seeds=10"), by parameter name or the router's
+    name for it; they apply to every ask and win over what the router read.
     """
     settings = settings or get_settings()
     if preset not in PRESETS:
@@ -60,7 +63,7 @@ def submit_question(session: Session, text: str, *, preset: str = "quick", fresh
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}")
     routing = route(text)
-    plans = _plan(routing.asks, preset)
+    plans = _plan(routing.asks, preset, params or {})
 
     question = Question(text=text, source=source, asker=asker, preset=preset,
                         not_understood=[_not_understood_json(n) for n in routing.not_understood],
@@ -95,11 +98,13 @@ def dispatch(session: Session, dispatcher, job: Job) -> None:
     session.refresh(job)
 
 
-def _plan(asks, preset: str) -> list[tuple[Any, dict | None, str | None]]:
+def _plan(asks, preset: str, given: dict[str, Any]) -> list[tuple[Any, dict | None, str | None]]:
     """(ask, resolved params or None, note) per ask; raises InvalidQuestion on any bad value."""
     plans, errors = [], {}
     for i, ask in enumerate(asks):
         qt = catalog.get(ask.type)
+        if given and qt.status == "ready":
+            ask.params = {**(ask.params or {}), **_given_params(qt, given)}
         for name, message in _param_errors(ask.param_errors).items():
             errors[f"asks[{i}].params.{name}"] = message
         if qt.status != "ready":
@@ -114,6 +119,20 @@ def _plan(asks, preset: str) -> list[tuple[Any, dict | None, str | None]]:
     if errors:
         raise InvalidQuestion("a parameter in the question is out of range or unknown", errors)
     return plans
+
+
+def _given_params(qt, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` under the type's own parameter names ("batch_size" is "batch_sizes" for a type
+    that sweeps it); a name the type lacks stays as it is, so resolve() reports it."""
+    names = {p.name: p for p in qt.schema.params}
+    out = {}
+    for name, value in given.items():
+        target = next((a for a in ALIASES.get(name, (name,)) if a in names), name)
+        if target in names and names[target].kind.endswith("_list") and not isinstance(
+                value, list | str):
+            value = [value]
+        out[target] = value
+    return out
 
 
 def _param_errors(errors) -> dict[str, str]:

@@ -21,7 +21,8 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
 # A Redis database of its own, so test queues and keys stay apart from a development setup.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 REPO = Path(__file__).resolve().parent.parent
-TABLES = ("figures", "results", "asks", "questions", "jobs", "api_keys", "admin_users")
+TABLES = ("forum_posts", "figures", "results", "asks", "questions", "jobs", "api_keys",
+          "admin_users")
 
 
 @pytest.fixture(scope="session")

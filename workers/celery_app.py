@@ -57,7 +57,7 @@ def celery_config(settings: Settings) -> dict:
 
 
 def make_celery(settings: Settings) -> Celery:
-    celery = Celery("bnlab", include=["workers.tasks"])
+    celery = Celery("bnlab", include=["workers.tasks", "workers.forum_reply"])
     celery.config_from_object(celery_config(settings))
     return celery
 

@@ -71,7 +71,8 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
 
 
 def _json_wanted() -> bool:
-    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
+    return (request.path.startswith(("/api/", "/bot/"))
+            or request.path in ("/healthz", "/readyz"))
 
 
 def init_app(app) -> None:

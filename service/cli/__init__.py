@@ -22,6 +22,7 @@ COMMANDS = (
     "db",
     "keys",
     "admin",
+    "bot",
 )
 
 

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "presets": "experiments.bench_presets:main",
     "chaos": "service.bench_chaos:main",
     "fuzz": "service.bench_fuzz:main",
+    "bot": "service.bot.bench:main",
 }
 
 

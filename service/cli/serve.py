@@ -40,6 +40,9 @@ def load_app():
     local_worker = getattr(app.extensions[DISPATCHER], "worker", None)
     if local_worker is not None:
         local_worker.resume()  # jobs an earlier run left queued
+    resume_bot = getattr(app.extensions.get("bnlab.forum_runner"), "resume", None)
+    if resume_bot is not None:
+        resume_bot(app.extensions["bnlab.db"])  # forum replies an earlier run left open
     return app
 
 

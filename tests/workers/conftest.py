@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = ("figures", "results", "asks", "questions", "jobs", "api_keys")
+TABLES = ("forum_posts", "figures", "results", "asks", "questions", "jobs", "api_keys")
 
 
 class WorkerProcess:
