@@ -1,7 +1,7 @@
 """Forum posts the Discourse bot acts on, one row per (post id, post version).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 """
 

@@ -5,7 +5,7 @@ never handed to the broker. `questions.off_topic` lists the excerpts the router 
 about something else, so the API can say why nothing runs.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01
 """
 
