@@ -101,7 +101,9 @@ def _submit(ctx: BotContext, session: Session, row: ForumPost) -> bool:
     except RouterInputError as exc:
         store.ignored(session, row, f"the router refused the text: {exc}")
         return False
-    if not routing.asks:
+    # In public, a nearest-type guess is not worth minutes of experiments and a long post:
+    # the asker gets the short "what I can answer" reply instead.
+    if not [a for a in routing.asks if not a.nearest]:
         return _unplaced(ctx, session, row, [n.to_json() for n in routing.not_understood])
     try:
         submission = submit_question(session, text, preset=settings.discourse_preset,

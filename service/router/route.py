@@ -142,7 +142,9 @@ def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None) -
     for pick in chosen:
         texts = found[pick.type].texts if pick.type in found else [
             _best_text(units, pick.type)]
-        routing.asks.append(_ask(pick.type, pick.confidence, texts, shared))
+        ask = _ask(pick.type, pick.confidence, texts, shared)
+        ask.nearest = pick.nearest
+        routing.asks.append(ask)
     for unit in unplaced:
         routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit, probs)))
     nearest = [p for p in chosen if p.nearest]

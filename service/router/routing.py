@@ -24,6 +24,9 @@ class Ask:
     params: dict[str, Any] = field(default_factory=dict)  # read from the text and validated
     param_errors: dict[str, str] = field(default_factory=dict)  # name -> why it was not used
     notes: list[str] = field(default_factory=list)  # values seen but deliberately not used
+    # Placed only as the nearest type of a post about BN that no pattern placed: a guess that a
+    # caller answering in public (the forum bot) may prefer to ask about instead.
+    nearest: bool = False
 
     def to_json(self) -> dict:
         return {"type": self.type, "confidence": round(self.confidence, 3),

@@ -67,8 +67,8 @@ def bot_app(bot_settings):
 
 
 class InstantResults:
-    """A job dispatcher that finishes each job at once with a contract-shaped result and two
-    figures (or, with `fail`, refuses it, as an unreachable queue does)."""
+    """A job dispatcher that finishes each job at once with a contract-shaped result and
+    three figures (or, with `fail`, fails it as a worker does when the experiment raises)."""
 
     def __init__(self, database, fail: bool = False):
         self.database, self.fail = database, fail
@@ -79,7 +79,12 @@ class InstantResults:
 
         self.enqueued.append(job.id)
         if self.fail:
-            raise ConnectionError("the queue is down")
+            with self.database.session() as session:
+                claim = jobs.claim_job(session, job.id, worker="instant", device="cpu",
+                                       max_attempts=3)
+                assert jobs.fail_job(session, job.id, "ExperimentError: the loss went NaN",
+                                     attempt=claim.attempt)
+            return
         result = sample_result(job.type)
         result["figures"] = [
             {"name": "accuracy", "file": "accuracy.png", "caption": "Accuracy by batch size."},

@@ -135,7 +135,7 @@ def test_a_failed_job_edits_the_placeholder_into_an_apology(bot_app, client, dat
     assert reply["version"] == 2
     assert reply["raw"].startswith("Sorry, I could not measure an answer")
     assert '[details="What went wrong"]' in reply["raw"]
-    assert "could not queue the job: ConnectionError: the queue is down" in reply["raw"]
+    assert "ExperimentError: the loss went NaN" in reply["raw"]
 
 
 def test_at_most_n_bot_posts_per_topic(client, database, standin, instant):
@@ -218,7 +218,7 @@ def test_a_plain_reply_to_the_bot_reads_words_as_settings(client, database, stan
     assert rows[1].trigger == "reply" and rows[1].state == "answered"
     with database.session() as session:
         job = session.get(Job, instant.enqueued[-1])
-        assert job.params["batch_sizes"] == [8] and job.params["optimizer"] == "adam"
+        assert job.params["asked_batch_sizes"] == [8] and job.params["optimizer"] == "adam"
 
 
 def test_a_follow_up_with_a_bad_setting_says_what_is_valid(client, database, standin,

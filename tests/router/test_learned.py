@@ -74,6 +74,6 @@ def test_a_second_pattern_ask_the_model_rules_out_is_dropped():
 
 def test_route_flags_a_nearest_type_with_a_note():
     routing = route("Why is batch norm so weird? It does something odd to my features.")
-    assert len(routing.asks) == 1
+    assert len(routing.asks) == 1 and routing.asks[0].nearest
     assert routing.not_understood and routing.not_understood[0].suggestions[0] == \
         routing.asks[0].type
