@@ -23,4 +23,4 @@ def init_app(app: Flask) -> None:
 
 
 from . import filters  # noqa: E402,F401  (template filters)
-from .views import auth, compare, errors, health, jobs, questions, types  # noqa: E402,F401
+from .views import auth, bot, compare, errors, health, jobs, questions, types  # noqa: E402,F401

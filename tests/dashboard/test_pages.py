@@ -105,3 +105,24 @@ def test_types_count_jobs_failures_and_median_run_time(signed_in, finished_job, 
     row = re.search(r'<tr data-type="small_batch_statistics">.*?</tr>', page, re.S).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert cells[3:7] == ["3", "0", "20.0 s", "–"]
+
+
+def test_the_bot_page_lists_forum_posts_with_their_state_escaped(signed_in, database):
+    from service.models import ForumPost
+
+    with database.session() as session:
+        session.add_all([
+            ForumPost(post_id=71, post_version=1, topic_id=9, post_number=1, user_id=5,
+                      username="<b>dana</b>", raw="Why BN?", trigger="topic",
+                      state="answered", kind="answer", reply_post_number=2),
+            ForumPost(post_id=72, post_version=1, topic_id=9, post_number=3, user_id=6,
+                      username="eve", raw="more", trigger="mention", state="failed",
+                      error="<script>alert(1)</script>")])
+        session.commit()
+    page = signed_in.get("/admin/bot").text
+    assert page.index('data-post="72"') < page.index('data-post="71"')  # newest first
+    assert "&lt;b&gt;dana&lt;/b&gt;" in page and "<b>dana</b>" not in page
+    assert "&lt;script&gt;" in page and "<script>alert" not in page
+    assert "answered (answer)" in page
+    failed = signed_in.get("/admin/bot?state=failed").text
+    assert 'data-post="72"' in failed and 'data-post="71"' not in failed
