@@ -115,7 +115,7 @@ def _plan(asks, preset: str, given: dict[str, Any]) -> list[tuple[Any, dict | No
         except ParamError as exc:
             errors[f"asks[{i}].params.{exc.field}"] = str(exc)
             continue
-        plans.append((ask, params, None))
+        plans.append((ask, params, _unusable_note(ask)))
     if errors:
         raise InvalidQuestion("a parameter in the question is out of range or unknown", errors)
     return plans
@@ -133,6 +133,12 @@ def _given_params(qt, given: dict[str, Any]) -> dict[str, Any]:
             value = [value]
         out[target] = value
     return out
+
+
+def _unusable_note(ask) -> str | None:
+    """Values stated in the text that no run can use (router notes), shown on the ask."""
+    found = [n for n in getattr(ask, "notes", []) if "is not usable" in n]
+    return "; ".join(found)[:200] or None
 
 
 def _param_errors(errors) -> dict[str, str]:

@@ -111,14 +111,26 @@ class Extracted:
         self.examples: dict[str, list[float]] = {}
 
 
+# "batch size -16", "lr nan": a setting stated with a value no run can use. It is not guessed
+# or clipped; the ask says so in a note and runs with the type's own values.
+_UNUSABLE = re.compile(r"\b(batch[ -]?size|bs|lr|learning[ -]?rate|weight[ -]?decay|wd|dropout)"
+                       r"\s*(?:of|=|:|is|was|at|to)?\s*(-\d+(?:\.\d+)?(?:e-?\d+)?|nan|"
+                       r"[+-]?inf(?:inity)?)(?!\w)")
+
+
 def extract(text: str) -> Extracted:
     low = text.lower().replace("\u2212", "-").replace("\u00d7", "x")
     out = Extracted()
+    for match in _UNUSABLE.finditer(low):
+        name = _ASSIGNED_NAME.get(re.sub(r"\s+", " ", match.group(1)), match.group(1))
+        out.notes.append(f"{name}: {match.group(2)!r} is not usable; the type's own value ran")
     for name, rxs in _NUMERIC.items():
         _read_numbers(low, name, rxs, out)
     for match in re.finditer(_ASSIGNED, low):
         name = _ASSIGNED_NAME.get(match.group(1))
-        if name and name not in out.values and not re.fullmatch(NUM + "%?", match.group(2)):
+        unusable = re.fullmatch(r"(?:-\d.*|nan|[+-]?inf(?:inity)?)\.?", match.group(2))
+        if name and name not in out.values and not re.fullmatch(NUM + "%?", match.group(2)) \
+                and not unusable:  # those are _UNUSABLE's notes
             out.errors[name] = f"could not read {match.group(2)!r} as a number"
     _read_choice(low, "optimizer", _OPTIMIZERS, out)
     _read_choice(low, "model", _MODELS, out)

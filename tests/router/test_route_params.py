@@ -130,3 +130,15 @@ def test_an_opening_setting_that_does_not_fit_a_type_is_a_note(strict_schema):
     assert ask.params == {"batch_sizes": [8]}
     assert ask.param_errors == {}
     assert any(note.startswith("depth") and "not used" in note for note in ask.notes)
+
+
+@pytest.mark.parametrize(("text", "name", "value"), [
+    ("With batch size -16, why not use the running averages during training?", "batch_size",
+     "-16"),
+    ("Does batch norm allow higher learning rates? With lr nan it diverged.", "lr", "nan"),
+    ("Does batch norm allow higher learning rates? I set lr=inf.", "lr", "inf"),
+])
+def test_an_unusable_value_is_a_visible_note_never_a_setting(text, name, value):
+    ask = route(text).asks[0]
+    assert name not in ask.params and not ask.param_errors
+    assert any(n.startswith(f"{name}: '{value}' is not usable") for n in ask.notes)

@@ -122,3 +122,14 @@ def test_fresh_runs_again_after_a_success(database, settings):
         fresh = submit_question(session, SMALL_BATCH, preset="smoke", fresh=True,
                                 settings=settings)
         assert fresh.new_jobs and fresh.new_jobs[0].id != job.id
+
+
+def test_an_unusable_value_in_the_text_runs_the_defaults_and_says_so(database, settings):
+    text = ("With a batch size of -16, why not normalize with the running averages during "
+            "training?")
+    with database.session() as session:
+        submission = submit_question(session, text, preset="smoke", dispatcher=Recorder(),
+                                     settings=settings)
+        ask, job, _ = submission.asks[0]
+        assert ask.note.startswith("batch_size: '-16' is not usable")
+        assert job is not None and job.params["asked_batch_sizes"] == []
