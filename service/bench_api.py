@@ -34,6 +34,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bnlab bench api", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=500, help="requests of each kind (500)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="client connections at once, each a thread of the client process (1)")
     p.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
                    help="PostgreSQL database to make the throwaway schema in")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/14", help="Redis URL")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         server = start_gunicorn(settings, port, args.workers)
         context = multiprocessing.get_context("spawn")  # a clean process, not a fork of this
         with context.Pool(1) as pool:
-            results = pool.apply(measure, (port, key, job_id, args.requests))
+            results = pool.apply(measure, (port, key, job_id, args.requests, args.concurrency))
     finally:
         if server is not None:
             server.terminate()
@@ -137,8 +139,12 @@ def request(port: int, method: str, path: str, body: bytes | None = None,
         connection.close()
 
 
-def measure(port: int, key: str, job_id: int, n: int) -> dict[str, dict]:
-    """Runs in the client process: latencies (ms) and errors per kind of request."""
+def measure(port: int, key: str, job_id: int, n: int, concurrency: int = 1
+            ) -> dict[str, dict]:
+    """Runs in the client process: latencies (ms) and errors per kind of request, with
+    `concurrency` requests in flight at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
     auth = {"Authorization": f"Bearer {key}"}
     post_body = json.dumps({"text": QUESTION, "preset": "smoke"}).encode()
     kinds = {
@@ -147,21 +153,24 @@ def measure(port: int, key: str, job_id: int, n: int) -> dict[str, dict]:
             {**auth, "Content-Type": "application/json"}, 202),
         f"GET  /api/v1/jobs/{job_id}": ("GET", f"/api/v1/jobs/{job_id}", None, auth, 200),
     }
+
+    def timed(spec) -> tuple[float, bool]:
+        method, path, body, headers, expected = spec
+        t0 = time.perf_counter()
+        try:
+            status, payload = request(port, method, path, body, headers)
+            ok = status == expected and (method == "GET" or b'"cached":true' in payload)
+        except OSError:
+            ok = False
+        return 1000 * (time.perf_counter() - t0), ok
+
     results = {}
-    for name, (method, path, body, headers, expected) in kinds.items():
-        for _ in range(WARMUP):
-            request(port, method, path, body, headers)
-        latencies, errors = [], 0
-        for _ in range(n):
-            t0 = time.perf_counter()
-            try:
-                status, payload = request(port, method, path, body, headers)
-                ok = status == expected and (method == "GET" or b'"cached":true' in payload)
-            except OSError:
-                ok = False
-            latencies.append(1000 * (time.perf_counter() - t0))
-            errors += not ok
-        results[name] = {"latencies": latencies, "errors": errors}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for name, spec in kinds.items():
+            list(pool.map(timed, [spec] * WARMUP))
+            done = list(pool.map(timed, [spec] * n))
+            results[name] = {"latencies": [t for t, _ in done],
+                             "errors": sum(not ok for _, ok in done)}
     return results
 
 
@@ -172,7 +181,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def report(results: dict[str, dict], args) -> int:
     print(f"bnlab API latency: gunicorn ({args.workers} sync workers), PostgreSQL and Redis "
-          f"on loopback, {os.cpu_count()} CPUs; one request at a time from a second process")
+          f"on loopback, {os.cpu_count()} CPUs; {args.concurrency} request(s) at a time from a "
+          "second process")
     print(f"{'request':<36} {'n':>5} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
     met = True
     for name, r in results.items():
