@@ -15,7 +15,8 @@ patterns do not. The rules here:
   kept if the learned scorer does not rule it out (probability >= agree_min), so a post with
   several questions gets several asks.
 
-The settings were chosen on the tune and dev splits of tests/router/real/posts.jsonl.
+The settings were chosen on the dev split of tests/router/real/posts.jsonl and on out-of-fold
+learned probabilities for its tune split (see the README there).
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ against every type's patterns -> decide, with the learned scorer's view of the w
 - a question about BN below THRESHOLD is reported as not understood with the two closest
   types; a post about BN that no part places gets its nearest type all the same, with such a
   note; only a post about something else entirely gets nothing (off topic);
-- asks of the same type are merged, in order of first appearance.
+- asks of the same type are merged, in order of first appearance;
+- an exception message in the code ("Expected more than 1 value per channel ...") that the
+  patterns place confidently counts for the decision like a confident part of the prose, but
+  the ask's excerpt is always the asker's prose.
 """
 
 from __future__ import annotations
