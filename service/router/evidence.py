@@ -76,6 +76,17 @@ def _is_code_line(line: str, previous: str) -> bool:
     return bool(_CALLISH.fullmatch(stripped)) and not _SENTENCE.search(stripped)
 
 
+# "ValueError: Expected more than 1 value per channel when training, ...": the message of an
+# exception, which names the behaviour behind it as plainly as the asker's prose would.
+_ERROR_MESSAGE = re.compile(
+    r"^\s*[\w.]*(?:Error|Exception)\b[^:\n]{0,40}:\s*[\"'(]*([^\n]{10,300})$", re.M)
+
+
+def error_messages(code: str) -> list[str]:
+    """The messages of the exceptions in a post's code and tracebacks, in order."""
+    return [m.group(1).strip() for m in _ERROR_MESSAGE.finditer(code)]
+
+
 _PLAIN_WORD = re.compile(r"(?<![\w.=(\[])[A-Za-z]{2,}(?![\w.=(\[])")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _CAMEL = re.compile(r"[A-Z]+[a-z0-9]*|[a-z0-9]+")

@@ -223,7 +223,7 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"instance ?norm\w*|layer ?norm\w*|group ?norm\w*|\bgn\b|\bln\b|\bin\b(?= layer)"),
         (3.0, r"layer ?norm\w*|group ?norm\w*|instance ?norm\w*|rms ?norm\w*|"
               r"weight normali[sz]\w*"),
-        (1.5, r"\b(?:vs|versus|compared? (?:to|with)|comparison|comparing|instead of|"
+        (1.0, r"\b(?:vs|versus|compared? (?:to|with)|comparison|comparing|instead of|"
               r"alternatives?|pros and cons|difference between|differences?)\b"),
         (2.0, r"which (?:normali[sz]ation|norm)|(?<!batch )normali[sz]ation (?:methods?|layers?|"
               r"schemes?|techniques?)|normali[sz]ations\b"),

@@ -82,9 +82,9 @@ def evaluate(posts: list[dict], split: str, repeats: int = 0) -> SplitReport:
         rep.outcomes.append(Outcome(post, got, conf, bool(routing.not_understood)))
     _score(rep)
     if repeats:
-        wall, cpu = _time([p["text"] for p in chosen], repeats)
-        rep.latency_median_ms, rep.latency_p99_ms = _median_p99(wall)
-        rep.cpu_median_ms, rep.cpu_p99_ms = _median_p99(cpu)
+        wall, cpu = time_routes([p["text"] for p in chosen], repeats)
+        rep.latency_median_ms, rep.latency_p99_ms = median_p99(wall)
+        rep.cpu_median_ms, rep.cpu_p99_ms = median_p99(cpu)
     return rep
 
 
@@ -127,7 +127,7 @@ def hardest(rep: SplitReport, n: int = 10) -> list[Outcome]:
     return (wrong + right)[:n]
 
 
-def _time(texts: list[str], repeats: int) -> tuple[list[float], list[float]]:
+def time_routes(texts: list[str], repeats: int) -> tuple[list[float], list[float]]:
     for text in texts:  # warm-up: regexes, the model file, caches
         route(text)
     wall, cpu = [], []
@@ -140,7 +140,7 @@ def _time(texts: list[str], repeats: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
-def _median_p99(times: list[float]) -> tuple[float, float]:
+def median_p99(times: list[float]) -> tuple[float, float]:
     if not times:
         return 0.0, 0.0
     ordered = sorted(times)

@@ -14,7 +14,10 @@ against every type's patterns -> decide, with the learned scorer's view of the w
 - a question about BN below THRESHOLD is reported as not understood with the two closest
   types; a post about BN that no part places gets its nearest type all the same, with such a
   note; only a post about something else entirely gets nothing (off topic);
-- asks of the same type are merged, in order of first appearance.
+- asks of the same type are merged, in order of first appearance;
+- an exception message in the code ("Expected more than 1 value per channel ...") that the
+  patterns place confidently counts for the decision like a confident part of the prose, but
+  the ask's excerpt is always the asker's prose.
 """
 
 from __future__ import annotations
@@ -71,7 +74,20 @@ def route(text: str) -> Routing:
     units = [u for segs in blocks for u in _block_units(segs, in_bn)]
     model = learned.load()
     probs = model.probabilities(prose, code) if model else None
-    return _assemble(units, in_bn, probs)
+    return _assemble(units, in_bn, probs, _error_evidence(code, in_bn))
+
+
+def _error_evidence(code: str, in_bn: bool) -> dict[str, float]:
+    """Types that an exception message in the code places confidently: evidence for the
+    decision, never an excerpt. Every message reads as an error report, which the off-topic
+    patterns count against a text, so only the types' own evidence is weighed here."""
+    found: dict[str, float] = {}
+    for message in evidence.error_messages(code):
+        scores = score.score(score.normalize(message))
+        best, conf = score.confidence(score.Scores(scores.by_type, 0.0), in_bn)
+        if conf >= THRESHOLD:
+            found[best] = max(found.get(best, 0.0), conf)
+    return found
 
 
 def _unit(text: str, in_bn: bool, question: bool | None = None) -> _Unit:
@@ -102,7 +118,8 @@ class _Found:
     texts: list[str] = field(default_factory=list)
 
 
-def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None) -> Routing:
+def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None,
+              from_errors: dict[str, float]) -> Routing:
     routing = Routing()
     asks_questions = any(u.question for u in units)
     context: list[_Unit] = []  # statements since the last question
@@ -135,6 +152,8 @@ def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None) -
         elif unit.question and len(unit.text.split()) >= 4:
             routing.off_topic.append(unit.text)
     rule_conf = {t: e.confidence for t, e in found.items()}
+    for type_id, conf in from_errors.items():
+        rule_conf.setdefault(type_id, conf)
     chosen = decide.choose(rule_conf, probs, in_bn)
     if chosen is None:  # the learned scorer and the patterns agree: nothing BN is asked
         return Routing(off_topic=[u.text for u in units])

@@ -45,3 +45,30 @@ def test_an_excerpt_never_quotes_code():
     assert [a.type for a in routing.asks] == ["train_eval_gap"]
     for ask in routing.asks:
         assert "def forward" not in ask.excerpt and "Traceback" not in ask.excerpt
+
+
+TRACEBACK_ONLY = """Training crashes on the last batch
+
+Can anyone tell me what is going wrong here? It worked yesterday with the other dataset.
+
+Traceback (most recent call last):
+  File "fit.py", line 40, in <module>
+    out = net(x)
+ValueError: Expected more than 1 value per channel when training, got input size [1, 256]
+"""
+
+
+def test_exception_messages_are_read_from_the_code():
+    _, code = evidence.split(TRACEBACK_ONLY)
+    assert evidence.error_messages(code) == [
+        "Expected more than 1 value per channel when training, got input size [1, 256]"]
+    assert evidence.error_messages("x = bn(x)\nprint(x)") == []
+
+
+def test_an_exception_message_places_a_post_whose_prose_says_nothing():
+    routing = route(TRACEBACK_ONLY)
+    assert [a.type for a in routing.asks] == ["small_batch_statistics"]
+    # Placed by the message itself, not only as the learned scorer's nearest guess.
+    assert routing.asks[0].confidence >= 0.4 and not routing.not_understood
+    assert "Expected more than 1" not in routing.asks[0].excerpt
+    assert "going wrong" in routing.asks[0].excerpt
