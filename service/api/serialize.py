@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import url_for
 
+from ..jobs import eta_seconds
 from ..models import Ask, Job, Question
 
 
@@ -47,7 +48,7 @@ def ask_json(ask: Ask, created_jobs: set[int] | None = None) -> dict[str, Any]:
     job = None
     if ask.job is not None:
         job = {"id": ask.job.id, "status": ask.job.state, "progress": ask.job.progress,
-               "url": job_url(ask.job.id)}
+               "progress_eta_s": eta_json(ask.job), "url": job_url(ask.job.id)}
         if created_jobs is not None:
             job["cached"] = ask.job.id not in created_jobs
     return {"type": ask.type, "confidence": ask.confidence, "excerpt": ask.excerpt,
@@ -66,6 +67,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "code_version": job.code_version,
         "status": job.state,
         "progress": job.progress,
+        "progress_eta_s": eta_json(job),
         "message": job.message,
         "attempts": job.attempts,
         "queue": job.queue,
@@ -79,6 +81,11 @@ def job_json(job: Job) -> dict[str, Any]:
         "data_url": url_for("api.get_job_data", job_id=job.id) if succeeded else None,
         "cancel_url": url_for("api.cancel_job", job_id=job.id),
     }
+
+
+def eta_json(job: Job) -> float | None:
+    eta = eta_seconds(job)
+    return None if eta is None else round(eta, 1)
 
 
 def result_json(job: Job) -> dict[str, Any]:
