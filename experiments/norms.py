@@ -174,7 +174,10 @@ class BatchNorm(Norm):
     @staticmethod
     def _per_group(t: torch.Tensor, groups: int) -> torch.Tensor:
         """(M, C) -> (M * groups, C), member-major like the folded activations."""
-        return t if groups == 1 else t.repeat_interleave(groups, dim=0)
+        if groups == 1:
+            return t
+        m, c = t.shape
+        return t[:, None, :].expand(m, groups, c).reshape(m * groups, c)
 
     def _group_size(self, x: torch.Tensor) -> int:
         group = self.stat_group if self.stat_group is not None else self.ghost_size
