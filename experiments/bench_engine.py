@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true",
                         help="CPU: train through torch.compile (TrainConfig.compile)")
     args = parser.parse_args(argv)
+    if args.compile:
+        # Every timed run builds a new model, which torch.compile specialises its code for;
+        # past its default of 8 versions it would silently fall back to eager.
+        torch._dynamo.config.recompile_limit = 64
     device = pick_device(args.device)
     data = datasets.load("mnist1d").to(device)
     spec = models.ModelSpec(kind="mlp", width=128, depth=2, norm="batchnorm")
