@@ -14,7 +14,8 @@ run() { echo "+ $*"; "$@"; }
 nvidia-smi -L
 run "$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
 run "$PY" -m pytest -q --noconftest -p no:cacheprovider tests/experiments/test_trainer.py \
-  tests/experiments/test_norms.py 2>&1 | tail -n 5
+  tests/experiments/test_norms.py tests/experiments/test_fused.py \
+  tests/experiments/test_step_paths.py 2>&1 | tail -n 5
 run "$PY" -m service.cli bench engine --device cuda --seeds 8 --steps 300 --batch-sizes 8,64
 run "$PY" -m service.cli bench engine --device cuda --seeds 64 --steps 100 --batch-sizes 8
 run "$PY" -m service.cli bench engine --device cuda --seeds 8 --steps 200 --batch-sizes 8 --no-graph

@@ -1,13 +1,19 @@
 """`bnlab bench engine`: the batched trainer against the plain per-seed loop, same work.
 
 Both train the same MLP (MNIST-1D, 40-128-128-10 with batch norm, SGD with momentum) for the
-same number of steps per seed; the plain loop runs one torch.nn model per seed in turn. Prints
-wall times, steps per second and the ratio. A benchmark, never a test: it asserts nothing.
+same number of steps per seed; the plain loop runs one torch.nn model per seed in turn
+(experiments.reference). Each batch size is timed in `--rounds` rounds, the two sides taking
+turns within each round so that a change in the machine's load hits both alike; the table
+gives the median round. Both sides use the same intra-op thread count: by default the one the
+batched trainer chose by timing its first steps (experiments.threads). A benchmark, never a
+test: it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import torch
@@ -23,51 +29,101 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_batched(spec, data, cfg, seeds, device) -> float:
+def time_batched(spec, data, cfg, seeds, device) -> tuple[float, int]:
+    """Seconds for all training steps of all seeds at once, and the thread count used."""
     model = models.build(spec, seeds, data.n_features, data.n_classes)
     trainer = Trainer(model, data, cfg, seeds, device)
     _sync(device)
     t0 = time.perf_counter()
-    for t in range(trainer.total):
-        trainer._run_step(t)
+    trainer.train_steps(0, trainer.total)
     _sync(device)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    threads = torch.get_num_threads()
+    if trainer.threads is not None:
+        trainer.threads.restore()
+    return seconds, threads
 
 
-def time_plain(spec, data, cfg, seeds, device) -> float:
-    _sync(device)
-    t0 = time.perf_counter()
-    for seed in seeds:
-        reference_train(seed, spec, data, cfg, device=str(device))
-    _sync(device)
-    return time.perf_counter() - t0
+def time_plain(spec, data, cfg, seeds, device, threads: int) -> float:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _sync(device)
+        t0 = time.perf_counter()
+        for seed in seeds:
+            reference_train(seed, spec, data, cfg, device=str(device))
+        _sync(device)
+        return time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(before)
+
+
+def bench_batch_size(spec, data, seeds, device, args, b: int) -> dict[str, float]:
+    """Median plain and batched seconds over the rounds, and the median of the ratios."""
+    cfg = TrainConfig(batch_size=b, steps=args.steps, lr=0.02, n_evals=1,
+                      cuda_graph=not args.no_graph, threads=args.threads, compile=args.compile)
+    # The warm-up run also compiles (with --compile); the timed runs reuse its code.
+    warm = TrainConfig(batch_size=b, steps=10, lr=0.02, cuda_graph=not args.no_graph,
+                       threads=args.threads, compile=args.compile)
+    time_batched(spec, data, warm, seeds, device)
+    plains, batcheds, ratios, used = [], [], [], []
+    for r in range(args.rounds):
+        if r % 2 == 0:
+            batched, threads = time_batched(spec, data, cfg, seeds, device)
+            plain = time_plain(spec, data, cfg, seeds, device, threads)
+        else:
+            plain = time_plain(spec, data, cfg, seeds, device, used[-1])
+            batched, threads = time_batched(spec, data, cfg, seeds, device)
+        plains.append(plain)
+        batcheds.append(batched)
+        ratios.append(plain / batched)
+        used.append(threads)
+    return {"plain": statistics.median(plains), "batched": statistics.median(batcheds),
+            "ratio": statistics.median(ratios), "low": min(ratios), "high": max(ratios),
+            "threads": statistics.mode(used)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bnlab bench engine", description=__doc__)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--batch-sizes", default="8,64")
-    parser.add_argument("--steps", type=int, default=500, help="training steps per seed")
+    parser.add_argument("--batch-sizes", default="8,64,128")
+    parser.add_argument("--steps", type=int, default=300, help="training steps per seed")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per batch size")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU intra-op threads for both sides (default: chosen by timing)")
     parser.add_argument("--no-graph", action="store_true", help="disable CUDA graph capture")
+    parser.add_argument("--compile", action="store_true",
+                        help="CPU: train through torch.compile (TrainConfig.compile)")
     args = parser.parse_args(argv)
+    if args.compile:
+        # Every timed run builds a new model, which torch.compile specialises its code for;
+        # past its default of 8 versions it would silently fall back to eager.
+        torch._dynamo.config.recompile_limit = 64
     device = pick_device(args.device)
     data = datasets.load("mnist1d").to(device)
     spec = models.ModelSpec(kind="mlp", width=128, depth=2, norm="batchnorm")
     seeds = list(range(args.seeds))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device: {name}; torch {torch.__version__}; threads {torch.get_num_threads()}; "
-          f"{args.seeds} seeds x {args.steps} steps; MLP 40-128-128-10 batchnorm, SGD")
-    print(f"{'batch':>5} {'plain s':>9} {'batched s':>10} {'ratio':>7} {'plain st/s':>11} "
-          f"{'batched st/s':>13}")
+    print(f"device: {name}; torch {torch.__version__}; {os.cpu_count()} cores, load "
+          f"{_load()}; {args.seeds} seeds x {args.steps} steps, {args.rounds} rounds; "
+          f"MLP 40-128-128-10 batchnorm, SGD{'; compiled' if args.compile else ''}")
+    print(f"{'batch':>5} {'plain s':>9} {'batched s':>10} {'ratio':>7} {'(min-max)':>13} "
+          f"{'threads':>7} {'plain st/s':>11} {'batched st/s':>13}")
     for b in (int(v) for v in args.batch_sizes.split(",")):
-        cfg = TrainConfig(batch_size=b, steps=args.steps, lr=0.02, n_evals=1,
-                          cuda_graph=not args.no_graph)
-        time_batched(spec, data, TrainConfig(batch_size=b, steps=10, lr=0.02,
-                                             cuda_graph=not args.no_graph), seeds, device)
-        batched = time_batched(spec, data, cfg, seeds, device)
-        plain = time_plain(spec, data, cfg, seeds, device)
+        r = bench_batch_size(spec, data, seeds, device, args, b)
         total = args.steps * args.seeds  # seed-steps done by each side
-        print(f"{b:>5} {plain:>9.2f} {batched:>10.2f} {plain / batched:>6.1f}x "
-              f"{total / plain:>11.0f} {total / batched:>13.0f}")
+        spread = f"{r['low']:.1f}-{r['high']:.1f}"
+        print(f"{b:>5} {r['plain']:>9.2f} {r['batched']:>10.2f} {r['ratio']:>6.1f}x "
+              f"{spread:>13} {r['threads'] if device.type == 'cpu' else '-':>7} "
+              f"{total / r['plain']:>11.0f} {total / r['batched']:>13.0f}", flush=True)
+    print(f"load at the end: {_load()}")
     return 0
+
+
+def _load() -> str:
+    """The 1-minute load average: how busy the machine was with other work."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"

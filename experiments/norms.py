@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from experiments import fused
 from experiments.errors import ParamError
 
 # Candidate group counts for GroupNorm, largest first; 32 is Wu & He's default, 5 suits the
@@ -73,10 +74,6 @@ def _mean_var(x: torch.Tensor, dim: tuple[int, ...]) -> tuple[torch.Tensor, torc
 def _moments(xg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-group mean and biased variance of (M, G, g, C, L), each (M, G, 1, C, 1)."""
     return _mean_var(xg, (2, 4))
-
-
-def _standardize(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, eps: float):
-    return (x - mean) / torch.sqrt(var + eps)
 
 
 def _add_noise(y: torch.Tensor, level: float, sample_noise: float) -> torch.Tensor:
@@ -123,7 +120,8 @@ class Norm(nn.Module):
         self.captured_mean, self.captured_std = mean.flatten(1), var.sqrt().flatten(1)
 
     def _affine(self, y: torch.Tensor) -> torch.Tensor:
-        return y * _channelwise(self.weight, y.dim()) + _channelwise(self.bias, y.dim())
+        d = y.dim()
+        return torch.addcmul(_channelwise(self.bias, d), y, _channelwise(self.weight, d))
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, members={self.members}, eps={self.eps}"
@@ -158,31 +156,28 @@ class BatchNorm(Norm):
         self.register_buffer("running_var", torch.ones(members, num_features))  # (M, C)
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
+    stats_in_gradient = True  # False: mu_B and var_B are constants for the gradient
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            return self._affine(self._standardize_running(x))
-        if type(self) is BatchNorm and self.eps > 0 and self._group_size(x) == x.shape[1]:
-            return self._fused(x)
-        xg = self._groups(x)  # (M, G, g, C, L)
-        mean, var = self._batch_stats(xg)  # (M, G, 1, C, 1)
-        return self._affine(_standardize(xg, mean, var, self.eps).reshape(x.shape))
-
-    def _fused(self, x: torch.Tensor) -> torch.Tensor:
-        """Whole-batch BN through torch's fused kernel, members folded into channels:
-        (M, N, C, L) -> (N, M*C, L). Same arithmetic as the general path, far fewer passes."""
+            return self._running_affine(x)
         m, n, c, length = x.shape
-        if n * length < 2:
-            raise ValueError("batch statistics need more than 1 value per channel")
-        track = self.update_stats
-        y = F.batch_norm(
-            x.transpose(0, 1).reshape(n, m * c, length),
-            self.running_mean.view(-1) if track else None,
-            self.running_var.view(-1) if track else None,
-            self.weight.reshape(-1), self.bias.reshape(-1),
-            training=True, momentum=self.momentum, eps=self.eps)
-        if track:
-            self.num_batches_tracked.add_(1)
-        return y.reshape(n, m, c, length).transpose(0, 1)
+        xg = self._groups(x)  # (M, G, g, C, L), a view
+        groups = xg.shape[1]
+        # Groups fold into the members axis: each (member, group) is normalized on its own.
+        y, mean, var = fused.batch_norm_train(
+            xg.reshape(m * groups, n // groups, c, length), self._per_group(self.weight, groups),
+            self._per_group(self.bias, groups), self.eps, self.stats_in_gradient)
+        self._track(mean.view(m, groups, 1, c, 1), var.view(m, groups, 1, c, 1), xg)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def _per_group(t: torch.Tensor, groups: int) -> torch.Tensor:
+        """(M, C) -> (M * groups, C), member-major like the folded activations."""
+        if groups == 1:
+            return t
+        m, c = t.shape
+        return t[:, None, :].expand(m, groups, c).reshape(m * groups, c)
 
     def _group_size(self, x: torch.Tensor) -> int:
         group = self.stat_group if self.stat_group is not None else self.ghost_size
@@ -202,23 +197,31 @@ class BatchNorm(Norm):
             return
         count = xg.shape[2] * xg.shape[4]  # values per channel and group
         with torch.no_grad():
-            batch_mean = mean.mean(1).flatten(1)  # (M, C)
-            batch_var = (var * (count / (count - 1))).mean(1).flatten(1)  # unbiased, (M, C)
-            self.running_mean.lerp_(batch_mean, self.momentum)
-            self.running_var.lerp_(batch_var, self.momentum)
+            m, c = self.running_mean.shape
+            if mean.shape[1] == 1:  # one group: no mean over groups to take
+                batch_mean, batch_var = mean.view(m, c), var.view(m, c) * (count / (count - 1))
+            else:
+                batch_mean = mean.mean(1).view(m, c)
+                batch_var = (var * (count / (count - 1))).mean(1).view(m, c)  # unbiased
+            torch._foreach_lerp_([self.running_mean, self.running_var], [batch_mean, batch_var],
+                                 self.momentum)
             self.num_batches_tracked.add_(1)
 
-    def _standardize_running(self, x: torch.Tensor) -> torch.Tensor:
-        return _standardize(x, _channelwise(self.running_mean, x.dim()),
-                            _channelwise(self.running_var, x.dim()), self.eps)
+    def _running_affine(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardize with the running statistics, then the affine map, as one pass
+        x * scale + shift (the form of torch's own batch-norm inference)."""
+        scale = torch.rsqrt(self.running_var + self.eps)  # (M, C)
+        shift = -self.running_mean * scale
+        if hasattr(self, "weight"):
+            shift = torch.addcmul(self.bias, shift, self.weight)
+            scale = scale * self.weight
+        return torch.addcmul(_channelwise(shift, x.dim()), x, _channelwise(scale, x.dim()))
 
 
 class DetachedBatchNorm(BatchNorm):
     """BN with mu_B and var_B detached: normalization outside the gradient step (I&S 2015 §2)."""
 
-    def _batch_stats(self, xg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, var = super()._batch_stats(xg)
-        return mean.detach(), var.detach()
+    stats_in_gradient = False
 
 
 class RunningStatsNorm(BatchNorm):
@@ -229,7 +232,7 @@ class RunningStatsNorm(BatchNorm):
         if self.training and self.update_stats:
             with torch.no_grad():
                 self._batch_stats(self._groups(x))
-        return self._affine(self._standardize_running(x))
+        return self._running_affine(x)
 
 
 class BatchRenorm(BatchNorm):
@@ -256,7 +259,7 @@ class BatchRenorm(BatchNorm):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            return self._affine(self._standardize_running(x))
+            return self._running_affine(x)
         xg = self._groups(x)  # (M, G, g, C, L)
         mean, var = _moments(xg)  # (M, G, 1, C, 1)
         std = torch.sqrt(var + self.eps)

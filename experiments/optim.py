@@ -4,8 +4,9 @@ The update rules are PyTorch's (torch.optim.SGD with momentum and L2 weight deca
 torch.optim.Adam, torch.optim.AdamW), applied elementwise, so a stacked parameter trains every
 member exactly as its own optimizer would. What is added is what stacking needs: a learning
 rate per member (several learning rates in one model) and a mask that freezes members whose
-loss went non-finite while the others go on. All state is tensors updated in place, so a
-training step that calls `step()` can be captured in a CUDA graph.
+loss went non-finite while the others go on. All parameters live in one flat buffer, so an
+update is a handful of tensor ops whatever the number of layers. All state is tensors updated
+in place, so a training step that calls `step()` can be captured in a CUDA graph.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ class BatchedOptimizer:
                  kind: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         """`params` pairs each parameter with the members it holds (its leading axis): all of
-        them, or one arm's slice (models.member_parameters)."""
+        them, or one arm's slice (models.member_parameters).
+
+        The parameters' storage moves into one flat buffer (`flatten`), so every update below
+        is a few passes over one tensor instead of a loop over parameters. Build the optimizer
+        after the model has moved to its device.
+        """
         if kind not in OPTIMIZERS:
             raise ParamError("optimizer", f"unknown optimizer {kind!r}; valid: "
                              f"{', '.join(OPTIMIZERS)}")
@@ -36,78 +42,100 @@ class BatchedOptimizer:
         self.momentum, self.weight_decay = momentum, weight_decay
         self.betas, self.eps = betas, eps
         self.lr = lr  # (M,) current learning rates; the trainer rewrites it in place
-        # Views of lr shaped to broadcast against each parameter: (m, 1, ..., 1). Slices of a
-        # tensor are views, so rewriting lr in place updates every one of them.
-        self._lr_views = [lr[sl].view(-1, *([1] * (p.dim() - 1))) for p, sl in params]
-        device = lr.device
-        self.step_count = torch.zeros((), device=device)
+        self.flat, self.member_of = flatten(params, lr.device)  # (P,) each
+        self._views = [p.data for p in self.params]
+        self.grad = torch.zeros_like(self.flat)  # (P,) the gradients of the last backward
+        self._no_grad = [torch.zeros_like(p) for p in self.params]
+        self._lr_flat = lr[self.member_of]  # (P,) lr of each value's member
+        self._lr_version = lr._version  # in-place rewrites of lr bump it
+        self.step_count = torch.zeros((), device=lr.device)
         if kind == "sgd":
-            self.buffers = [torch.zeros_like(p) for p in self.params]
+            self.momentum_buffer = torch.zeros_like(self.flat)
         else:
-            self.exp_avg = [torch.zeros_like(p) for p in self.params]
-            self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+            self.exp_avg = torch.zeros_like(self.flat)
+            self.exp_avg_sq = torch.zeros_like(self.flat)
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            else:
-                p.grad.zero_()
+        """Drop the parameters' gradients: the next backward gives each a fresh one."""
+        for p, view in zip(self.params, self._views, strict=True):
+            if p.data_ptr() != view.data_ptr():
+                raise RuntimeError("a parameter left the optimizer's flat buffer (moved to "
+                                   "another device?); build the optimizer after moving")
+            p.grad = None
 
     @torch.no_grad()
     def step(self, active: torch.Tensor | None) -> None:
-        """One update; members where `active` (M,) is False keep their parameters.
+        """One update from the parameters' .grad; members where `active` (M,) is False keep
+        their parameters.
 
         `active=None` means every member is active and skips the masking (a caller that can
-        read the mask cheaply, i.e. not inside a CUDA graph, saves a pass over every gradient).
+        read the mask cheaply, i.e. not inside a CUDA graph, saves a pass over the gradient).
         """
+        grads = [p.grad if p.grad is not None else zero
+                 for p, zero in zip(self.params, self._no_grad, strict=True)]
+        torch.cat([g.reshape(-1) for g in grads], out=self.grad)
         if active is None:
-            grads = [p.grad for p in self.params]
+            if self.lr._version != self._lr_version:  # rewritten since the last gather
+                torch.index_select(self.lr, 0, self.member_of, out=self._lr_flat)
+                self._lr_version = self.lr._version
+            grad, lr = self.grad, self._lr_flat
         else:
+            # Always gathered: in a captured graph this line replays, the check above not.
+            keep = active[self.member_of]  # (P,)
+            lr = (self.lr * active)[self.member_of]
             # torch.where, not multiplication: a frozen member's gradient may be NaN.
-            grads = [torch.where(active[sl].view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0)
-                     for p, sl in zip(self.params, self.slices, strict=True)]
+            grad = torch.where(keep, self.grad, 0.0)
         self.step_count += 1
         if self.kind == "sgd":
-            self._sgd(grads, active)
+            self._sgd(grad, lr)
         else:
-            self._adam(grads, active)
+            self._adam(grad, lr)
 
-    def _sgd(self, grads: list[torch.Tensor], active: torch.Tensor | None) -> None:
+    def _sgd(self, grad: torch.Tensor, lr: torch.Tensor) -> None:
         if self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
+            grad = torch.add(grad, self.flat, alpha=self.weight_decay)
         if self.momentum:
             # buf = momentum * buf + g; starting from zeros this equals torch's first step.
-            torch._foreach_mul_(self.buffers, self.momentum)
-            torch._foreach_add_(self.buffers, grads)
-            grads = self.buffers
-        torch._foreach_addcmul_(self.params, self._active_lr(active), grads, value=-1.0)
+            grad = torch.add(grad, self.momentum_buffer, alpha=self.momentum,
+                             out=self.momentum_buffer)
+        self.flat.addcmul_(lr, grad, value=-1.0)
 
-    def _adam(self, grads: list[torch.Tensor], active: torch.Tensor | None) -> None:
+    def _adam(self, grad: torch.Tensor, lr: torch.Tensor) -> None:
         beta1, beta2 = self.betas
-        lrs = self._active_lr(active)
         if self.kind == "adamw" and self.weight_decay:
-            decay = [1 - lr * self.weight_decay for lr in lrs]
-            torch._foreach_mul_(self.params, decay)
+            self.flat.mul_(1 - lr * self.weight_decay)
         elif self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - beta2)
+            grad = torch.add(grad, self.flat, alpha=self.weight_decay)
+        self.exp_avg.lerp_(grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         bias1 = 1 - torch.pow(beta1, self.step_count)
         bias2_sqrt = torch.sqrt(1 - torch.pow(beta2, self.step_count))
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, bias2_sqrt)
-        torch._foreach_add_(denom, self.eps)
-        steps = torch._foreach_div(self.exp_avg, denom)
-        torch._foreach_mul_(steps, [lr / bias1 for lr in lrs])
-        torch._foreach_sub_(self.params, steps)
+        denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
+        self.flat.sub_(torch.div(self.exp_avg, denom).mul_(lr / bias1))
 
-    def _active_lr(self, active: torch.Tensor | None) -> list[torch.Tensor]:
-        if active is None:
-            return self._lr_views
-        return [lr * active[sl].view_as(lr)
-                for lr, sl in zip(self._lr_views, self.slices, strict=True)]
+
+def flatten(params: list[tuple[torch.nn.Parameter, slice]], device: torch.device
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move every parameter into one flat buffer, each a contiguous view of its own segment
+    (so .data and the gradient layouts are those of an ordinary parameter).
+
+    Returns the buffer (P,) and, for each of its values, the member it belongs to (P,), which
+    turns the (M,) learning rates and masks into per-value ones with one gather.
+    """
+    if len({(p.dtype, p.device) for p, _ in params}) > 1:
+        raise ValueError("all parameters must share one dtype and device")
+    dtype = params[0][0].dtype if params else torch.float32
+    flat = torch.zeros(sum(p.numel() for p, _ in params), dtype=dtype, device=device)
+    members, off = [], 0
+    for p, sl in params:
+        view = flat[off:off + p.numel()].view(p.shape)
+        view.copy_(p.detach())
+        p.data = view
+        rows = torch.arange(sl.start or 0, (sl.start or 0) + p.shape[0], device=device)
+        members.append(rows.repeat_interleave(p[0].numel()))
+        off += p.numel()
+    member_of = torch.cat(members) if members else torch.zeros(0, dtype=torch.long)
+    return flat, member_of
 
 
 def cosine_factor(step: int, total: int, warmup: int = 0) -> float:

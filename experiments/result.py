@@ -53,9 +53,14 @@ class RunContext:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     t0: float = field(default_factory=time.perf_counter)
 
+    done: float = 0.0  # the largest fraction reported so far
+
     def progress(self, fraction: float, message: str) -> None:
+        """Report the fraction of the planned work done, clipped to 0..1 and never going
+        backwards, so that the time left extrapolated from it (service.jobs) stays sane."""
+        self.done = max(self.done, min(max(float(fraction), 0.0), 1.0))
         if self.on_progress is not None:
-            self.on_progress(min(max(float(fraction), 0.0), 1.0), message)
+            self.on_progress(self.done, message)
 
     def seeds(self) -> list[int]:
         return list(range(int(self.params["seeds"])))

@@ -8,11 +8,17 @@ reproduces a plain single-model run under seed m; tests/experiments/test_trainer
 
 On CUDA the whole training step (forward, backward, optimizer) is captured once in a CUDA
 graph and replayed, which removes the launch overhead that dominates small models; elsewhere
-the same step runs eagerly.
+the same step runs eagerly. At this scale a step is mostly per-op overhead, so the step is kept
+to few tensor ops: training batches are gathered for many steps at once, the parameters live
+in one flat buffer (experiments.optim), batch norm and the loss have fused passes
+(experiments.fused), and on the CPU, where reading a value costs nothing, the per-member
+divergence mask is only applied once some member has diverged.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,18 +26,23 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import norms
 from .datasets import Dataset
 from .errors import ParamError
+from .fused import member_cross_entropy
 from .models import member_parameters
 from .optim import BatchedOptimizer, lr_factor
+from .threads import ThreadTuner
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]  # (M, B, F) -> (M, B, F)
 
 DATA_ORDER_OFFSET = 1_000_003  # keeps data-order streams apart from initialisation streams
+GATHER_FLOATS = 4_000_000  # training inputs gathered ahead at most (16 MB of float32)
+PROGRESS_POINTS = 100  # progress reports per run, besides the evaluation points
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class TrainConfig:
     eval_train_mode: bool = False  # also test in train mode with batches of batch_size
     train_eval_samples: int = 1000  # training points used to measure training accuracy
     cuda_graph: bool = True
+    threads: int | None = None  # CPU intra-op threads; None: chosen by timing (threads.py)
+    compile: bool = False  # CPU: the forward and backward through torch.compile (see below)
 
     def total_steps(self, n_train: int) -> int:
         if self.steps is not None:
@@ -104,9 +117,7 @@ def data_order(seed: int, n_train: int, batch_size: int, steps: int) -> torch.Te
 
 def member_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy per member: (M, N, K), (M, N) -> (M,)."""
-    m, n, k = logits.shape
-    return F.cross_entropy(logits.reshape(m * n, k), targets.reshape(m * n),
-                           reduction="none").view(m, n).mean(1)
+    return member_cross_entropy(logits, targets)
 
 
 def member_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -140,58 +151,123 @@ class Trainer:
             raise ValueError("need one learning rate per member")
         self.base_lr = base.to(device)
         self.lr = self.base_lr.clone()
+        self._lr_factor = 1.0  # the schedule factor self.lr holds now
         owned = [(p, sl) for p, sl in member_parameters(self.model) if p.requires_grad]
         self.params = [p for p, _ in owned]
         self.optimizer = BatchedOptimizer(owned, self.lr, config.optimizer, config.momentum,
                                           config.weight_decay)
         self.active = torch.ones(self.members, dtype=torch.bool, device=device)
+        self._all_active = True  # host copy of active.all(), kept by the eager CPU step
         self.loss_sum = torch.zeros(self.members, device=device)
         f = self.data.n_features
+        self.use_graph = device.type == "cuda" and config.cuda_graph
+        # Static inputs of the captured step; the eager paths read the gathered batches.
         self.x_batch = torch.zeros(self.members, config.batch_size, f, device=device)
         self.y_batch = torch.zeros(self.members, config.batch_size, dtype=torch.long,
                                    device=device)
         self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_warmup = 0
+        self.threads = ThreadTuner(config.threads) if device.type == "cpu" else None
+        self._model_loss = self._eager_model_loss
+        if config.compile and device.type == "cpu":
+            # Fuses the elementwise passes of forward and backward; worth its compile time
+            # (tens of seconds per model shape, cached on disk) only for long runs.
+            self._model_loss = torch.compile(self._eager_model_loss, dynamic=False)
 
-    # -- one training step --------------------------------------------------------------
-    def _step(self) -> None:
-        for p in self.params:
-            p.grad = None  # fresh gradients (graph capture allocates them in its own pool)
-        x = self.x_batch if self.batch_transform is None else self.batch_transform(self.x_batch)
-        loss = member_loss(self.model(x), self.y_batch)  # (M,)
-        self.active.logical_and_(torch.isfinite(loss))
-        torch.where(self.active, loss, 0.0).sum().backward()
-        # Eagerly on the CPU, reading the mask costs nothing, and masking is only needed
-        # once a member has diverged; a captured graph must always mask.
-        all_active = self.device.type == "cpu" and bool(self.active.all())
-        self.optimizer.step(None if all_active else self.active)
-        self.loss_sum.add_(torch.where(self.active, loss.detach(), 0.0))
+    # -- training steps -----------------------------------------------------------------
+    def train_steps(self, start: int, stop: int) -> None:
+        """Run training steps start..stop-1, reporting progress as they go."""
+        per_gather = max(1, GATHER_FLOATS // max(1, self.x_batch.numel()))
+        per_report = max(1, -(-self.total // PROGRESS_POINTS))
+        t = start
+        while t < stop:
+            end = min(stop, t + per_gather, (t // per_report + 1) * per_report)
+            xs, ys = self._gather(t, end)
+            for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+                self._run_step(t + i, x, y)
+            t = end
+            if self.on_progress is not None and t < stop:
+                self.on_progress(t / self.total, f"step {t}/{self.total}")
 
-    def _load_batch(self, t: int) -> None:
-        idx = self.order[t]  # (M, B)
-        self.x_batch.copy_(self.data.x_train[idx])
-        self.y_batch.copy_(self.data.y_train[idx])
-        self.lr.copy_(self.base_lr).mul_(
-            lr_factor(self.config.schedule, t, self.total, self.config.warmup_steps))
+    def _gather(self, start: int, stop: int) -> tuple[tuple[torch.Tensor, ...], ...]:
+        """The training batches of steps start..stop-1: one (M, B, F) and one (M, B) each."""
+        idx = self.order[start:stop]  # (K, M, B)
+        return self.data.x_train[idx].unbind(0), self.data.y_train[idx].unbind(0)
 
-    def _run_step(self, t: int) -> None:
-        self._load_batch(t)
-        use_graph = self.device.type == "cuda" and self.config.cuda_graph
-        if not use_graph:
-            self._step()
-        elif self._graph is not None:
+    def _run_step(self, t: int, x: torch.Tensor | None = None,
+                  y: torch.Tensor | None = None) -> None:
+        if x is None or y is None:
+            (x,), (y,) = self._gather(t, t + 1)
+        self._set_lr(t)
+        if self.threads is not None:
+            self.threads.before_step()
+            self._step_eager(x, y)
+            self.threads.after_step()
+            return
+        if not self.use_graph:
+            self._step(x, y)
+            return
+        self.x_batch.copy_(x)
+        self.y_batch.copy_(y)
+        if self._graph is not None:
             self._graph.replay()
-        elif t < 3:
+        elif self._graph_warmup < 3:
             # Warm-up steps run eagerly on a side stream, as graph capture requires.
+            self._graph_warmup += 1
             stream = torch.cuda.Stream(self.device)
             stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(stream):
-                self._step()
+                self._step(self.x_batch, self.y_batch)
             torch.cuda.current_stream(self.device).wait_stream(stream)
         else:
             self._graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self._graph):
-                self._step()
+                self._step(self.x_batch, self.y_batch)
             self._graph.replay()  # capture records the step without running it
+
+    def _set_lr(self, t: int) -> None:
+        factor = lr_factor(self.config.schedule, t, self.total, self.config.warmup_steps)
+        if factor != self._lr_factor:  # a constant schedule never rewrites it
+            torch.mul(self.base_lr, factor, out=self.lr)
+            self._lr_factor = factor
+
+    def _forward_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad()
+        x = x if self.batch_transform is None else self.batch_transform(x)
+        try:
+            return self._model_loss(x, y)  # (M,)
+        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported op: run eagerly
+            if self._model_loss == self._eager_model_loss:
+                raise
+            log.warning("torch.compile failed (%s); training eagerly", exc)
+            self._model_loss = self._eager_model_loss
+            return self._model_loss(x, y)
+
+    def _eager_model_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return member_loss(self.model(x), y)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One training step without host synchronisation, so it can be captured in a CUDA
+        graph: the divergence mask is applied to every member at every step."""
+        loss = self._forward_loss(x, y)
+        self.active.logical_and_(torch.isfinite(loss))
+        torch.where(self.active, loss, 0.0).sum().backward()
+        self.optimizer.step(self.active)
+        self.loss_sum.add_(torch.where(self.active, loss.detach(), 0.0))
+
+    def _step_eager(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The same step for the CPU, where reading one number is free: members cannot
+        touch each other's gradients, so the total loss tells whether any member diverged,
+        and the mask costs nothing until one has. A diverged member's loss sum turns NaN,
+        which `_record` reports as NaN anyway."""
+        loss = self._forward_loss(x, y)
+        total = loss.sum()
+        total.backward()
+        if not self._all_active or not math.isfinite(total.item()):
+            self.active.logical_and_(torch.isfinite(loss.detach()))
+            self._all_active = bool(self.active.all())
+        self.optimizer.step(None if self._all_active else self.active)
+        self.loss_sum.add_(loss.detach())
 
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self) -> dict[str, torch.Tensor]:
@@ -227,14 +303,17 @@ class Trainer:
         probes: dict[str, list[np.ndarray]] = {}
         t0 = time.perf_counter()
         self.model.train()
-        last, steps_since = 0, 0
-        for point in points:
-            for t in range(last, point):
-                self._run_step(t)
-            steps_since, last = point - last, point
-            self._record(point, steps_since, metrics, probes)
-            if self.on_progress is not None:
-                self.on_progress(point / self.total, f"step {point}/{self.total}")
+        last = 0
+        try:
+            for point in points:
+                self.train_steps(last, point)
+                steps_since, last = point - last, point
+                self._record(point, steps_since, metrics, probes)
+                if self.on_progress is not None:
+                    self.on_progress(point / self.total, f"step {point}/{self.total}")
+        finally:
+            if self.threads is not None:
+                self.threads.restore()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         diverged = ~self.active.cpu().numpy()

@@ -23,7 +23,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -35,6 +35,8 @@ from .models import ACTIVE_STATES, FINAL_STATES, Figure, Job, JobState, Result, 
 MESSAGE_MAX = 200  # the column's width
 # Seconds without a heartbeat after which a running job counts as lost (settings.stale_after).
 DEFAULT_STALE_AFTER = 60.0
+# Below this fraction done, the rate so far says more about start-up than about the work.
+ETA_MIN_PROGRESS = 0.02
 
 
 @functools.cache
@@ -320,3 +322,28 @@ def cancel_job(session: Session, job_id: int) -> bool:
     ).rowcount == 1
     session.commit()
     return cancelled
+
+
+def remaining_seconds(fraction: float, elapsed_s: float) -> float | None:
+    """Seconds left if the rest of the work goes at the average rate so far; None while too
+    little is done to tell. Job progress is a fraction of the planned training steps, so the
+    rate is a rate of real work."""
+    if not ETA_MIN_PROGRESS <= fraction < 1 or elapsed_s <= 0:
+        return None
+    return elapsed_s * (1 - fraction) / fraction
+
+
+def eta_seconds(job: Job, now: datetime | None = None) -> float | None:
+    """A running job's expected seconds to finish, from its progress, its start and its last
+    progress write (the row keeps no history, so the rate is the average since the start)."""
+    if job.state != JobState.RUNNING or job.started_at is None or job.updated_at is None:
+        return None
+    started, updated = _aware(job.started_at), _aware(job.updated_at)
+    left = remaining_seconds(job.progress, (updated - started).total_seconds())
+    if left is None:
+        return None
+    return max(0.0, left - ((now or utcnow()) - updated).total_seconds())
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite

@@ -3,11 +3,17 @@
 Used when no Redis is configured (`bnlab serve`, `bnlab ask` out of the box). Jobs go through
 the same `execute_job` as on Celery workers. Threads cannot be killed, so there are no time
 limits here and a cancelled job stops at its next progress write.
+
+The asks of one post overlap when cores are free: besides the `local_workers` threads, one more
+per core that the machine's load leaves idle, and while several jobs run each gets an equal
+share of the cores as torch intra-op threads (these small models gain more from running side
+by side than from splitting one step over threads).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 
@@ -25,6 +31,8 @@ class LocalWorker:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._reconciler = None
+        self._running = 0
+        self.slots = max(settings.local_workers, free_cores())
 
     def submit(self, job_id: int) -> None:
         self._start()
@@ -47,7 +55,7 @@ class LocalWorker:
         """What the dashboard's health page shows: threads alive and jobs waiting for one."""
         with self._lock:
             alive = sum(thread.is_alive() for thread in self._threads)
-        return {"threads": self.settings.local_workers, "alive": alive,
+        return {"threads": self.slots, "alive": alive,
                 "waiting": self._queue.qsize()}
 
     def _start(self) -> None:
@@ -60,18 +68,41 @@ class LocalWorker:
 
                 self._reconciler = Reconciler(self.settings, LocalDispatcher(self),
                                               db=database_for(self.settings)).start()
-            while len(self._threads) < self.settings.local_workers:
+            while len(self._threads) < self.slots:
                 thread = threading.Thread(target=self._run, daemon=True,
                                           name=f"bnlab-local-{len(self._threads) + 1}")
                 thread.start()
                 self._threads.append(thread)
 
     def _run(self) -> None:
+        import torch
+
         while True:
             job_id = self._queue.get()
+            with self._lock:
+                self._running += 1
+                share = intra_op_threads(os.cpu_count() or 1, self._running)
+            torch.set_num_threads(share)  # this thread's own setting (OpenMP is per thread)
             try:
                 execute_job(job_id, settings=self.settings, worker=worker_name("local"))
             except Exception:  # noqa: BLE001 - one broken job must not stop the worker
                 log.exception("local worker: job %s", job_id)
             finally:
+                with self._lock:
+                    self._running -= 1
                 self._queue.task_done()
+
+
+def free_cores() -> int:
+    """Cores the 1-minute load average leaves idle (at least 1)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+def intra_op_threads(cores: int, running: int) -> int:
+    """An equal share of the cores for each of `running` jobs, at least 1 thread."""
+    return max(1, cores // max(1, running))

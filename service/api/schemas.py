@@ -233,6 +233,10 @@ JOB_REF = Schema("JobRef", "A job in brief.", (
     Field("status", "string", required=True,
           enum=("queued", "running", "succeeded", "failed", "cancelled")),
     Field("progress", "number", "0..1", required=True, minimum=0, maximum=1),
+    Field("progress_eta_s", "number", "Seconds until a running job is expected to finish, "
+          "extrapolated from its progress (a fraction of the planned training steps) and "
+          "its running time; null when it is not running or too little is done to tell.",
+          required=True, nullable=True, minimum=0),
     Field("url", "string", "The job's resource.", required=True, format="uri-reference"),
     Field("cached", "boolean", "In a new question's answer: true when an existing job "
           "(finished or under way) answers this ask."),
@@ -320,6 +324,10 @@ JOB = Schema("Job", "One experiment run: its state, and its result once it succe
     Field("code_version", "string", required=True),
     Field("status", "string", required=True, enum=JOB_REF.fields[1].enum),
     Field("progress", "number", required=True, minimum=0, maximum=1),
+    Field("progress_eta_s", "number", "Seconds until a running job is expected to finish, "
+          "extrapolated from its progress (a fraction of the planned training steps) and "
+          "its running time; null when it is not running or too little is done to tell.",
+          required=True, nullable=True, minimum=0),
     Field("message", "string", required=True),
     Field("attempts", "integer", "How many times a worker started it.", required=True),
     Field("queue", "string", required=True),

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
+from ..jobs import eta_seconds
 from ..models import Ask, Job, Question
 
 
@@ -63,7 +64,7 @@ def ask_json(ask: Ask, created_jobs: set[int] | None = None) -> dict[str, Any]:
     job = None
     if ask.job is not None:
         job = {"id": ask.job.id, "status": ask.job.state, "progress": ask.job.progress,
-               "url": job_url(ask.job.id)}
+               "progress_eta_s": eta_json(ask.job), "url": job_url(ask.job.id)}
         if created_jobs is not None:
             job["cached"] = ask.job.id not in created_jobs
     return {"type": ask.type, "confidence": ask.confidence, "excerpt": ask.excerpt,
@@ -82,6 +83,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "code_version": job.code_version,
         "status": job.state,
         "progress": job.progress,
+        "progress_eta_s": eta_json(job),
         "message": job.message,
         "attempts": job.attempts,
         "queue": job.queue,
@@ -137,6 +139,11 @@ def cached_job_body(job: Job, etag: str, script_root: str) -> bytes:
     if not job.finished:
         return make()
     return _finished_bodies.get_or_make((job.id, etag, script_root), make)
+
+
+def eta_json(job: Job) -> float | None:
+    eta = eta_seconds(job)
+    return None if eta is None else round(eta, 1)
 
 
 def result_json(job: Job) -> dict[str, Any]:

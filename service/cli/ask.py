@@ -81,6 +81,7 @@ def run(args) -> int:
 
 def wait_for(db, job_ids: list[int], timeout: float | None) -> bool:
     """Show a progress bar per job until all are finished; False on timeout."""
+    from service.jobs import eta_seconds
     from service.models import Job
 
     from .progress import ProgressBar
@@ -96,7 +97,8 @@ def wait_for(db, job_ids: list[int], timeout: float | None) -> bool:
                 with db.session() as session:
                     job = session.get(Job, job_id)
                     state, progress, message = job.state, job.progress, job.message
-                bar(progress, message)
+                    eta = eta_seconds(job)
+                bar(progress, message, eta)
                 if job.finished:
                     break
                 if deadline is not None and time.monotonic() > deadline:
