@@ -42,7 +42,8 @@ class StepHook:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         trainer = self.trainer
         factor = torch.exp(self.log_growth * self.t).to(trainer.lr)
-        trainer.lr.mul_(factor)  # the trainer rewrote lr from its base for this step
+        # Written from the base rate every step (in place: the optimizer holds views of it).
+        torch.mul(trainer.base_lr, factor, out=trainer.lr)
         if self.t >= self.angle_from:
             current = [w.detach().flatten(1).clone() for w in self.weights]  # (M, D) each
             if self.previous is not None:
