@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--types", default="", help="comma-separated ids (default: all ready)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--answers", action="store_true", help="print each type's answer too")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     from . import catalog, datasets
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             state = ("no headline" if head is None else
                      f"headline {head['key']}: {'resolved' if resolved(head) else 'NOT resolved'}"
                      f" (CI {_ci(head)})")
-            print(f"{type_id:32s} {wall:6.1f} s  {state}")
+            print(f"{type_id:32s} {wall:6.1f} s  {state}", flush=True)
+            if args.answers:
+                print(f"  {result['answer']}\n  reproduce: {result['reproduce']}", flush=True)
     print(f"total {total:.1f} s for {len(ids)} types at {args.preset}")
     return 0
 
