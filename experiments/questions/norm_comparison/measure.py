@@ -11,8 +11,9 @@ import numpy as np
 from ... import datasets, models
 from ...result import RunContext
 from ...runner import Cells, split_cells
+from ...sweeps import batch_sizes
 from ...trainer import History, TrainConfig, Trainer
-from .spec import arm_spec, arms_for, batch_sizes, model_spec, scaled_lr
+from .spec import arm_spec, arms_for, model_spec, scaled_lr
 
 N_EVALS = 16  # evaluation points: the resolution of steps_to_target
 

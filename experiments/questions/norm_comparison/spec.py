@@ -54,16 +54,6 @@ SCHEMA = Schema(
 )
 
 
-def batch_sizes(p: dict) -> list[int]:
-    return sorted(set(p["batch_sizes"]) | set(p["asked_batch_sizes"]))
-
-
-def normal_batch(p: dict) -> int:
-    if p["asked_batch_sizes"]:
-        return max(p["asked_batch_sizes"])
-    return min(batch_sizes(p), key=lambda b: (abs(math.log2(b / 32)), -b))
-
-
 def scaled_lr(p: dict, batch_size: int) -> float:
     return min(p["lr_max"], p["lr"] * math.sqrt(batch_size))
 

@@ -14,11 +14,12 @@ from ... import datasets
 from ...catalog import QuestionType, planned_entry
 from ...references import cite
 from ...result import Result, RunContext
+from ...sweeps import batch_sizes, normal_batch
 from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
 from .findings import findings, verdict
 from .measure import measure
-from .spec import ID, LABELS, RULES, SCHEMA, batch_sizes, normal_batch
+from .spec import ID, LABELS, RULES, SCHEMA
 
 
 def run(ctx: RunContext) -> Result:

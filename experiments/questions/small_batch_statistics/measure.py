@@ -16,8 +16,9 @@ import numpy as np
 from ... import datasets, models, probes
 from ...result import RunContext
 from ...runner import Cell, Cells, split_cells
+from ...sweeps import batch_sizes
 from ...trainer import TrainConfig, Trainer
-from .spec import arm_spec, batch_sizes, scaled_lr
+from .spec import arm_spec, scaled_lr
 
 
 @dataclass

@@ -68,17 +68,6 @@ SCHEMA = Schema(
 )
 
 
-def batch_sizes(p: dict) -> list[int]:
-    return sorted(set(p["batch_sizes"]) | set(p["asked_batch_sizes"]))
-
-
-def normal_batch(p: dict) -> int:
-    """The batch size the answer speaks to: the asker's, else the one nearest 32."""
-    if p["asked_batch_sizes"]:
-        return max(p["asked_batch_sizes"])
-    return min(batch_sizes(p), key=lambda b: (abs(math.log2(b / 32)), -b))
-
-
 def scaled_lr(p: dict, batch_size: int) -> float:
     factor = {"sqrt": math.sqrt(batch_size), "linear": float(batch_size),
               "constant": 1.0}[p["lr_rule"]]
