@@ -15,11 +15,13 @@ seed, and the row says on how many seeds they rest (`<metric>_n`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from .findings import Side
 from .stats import mean_ci
@@ -128,3 +130,16 @@ class Cells:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+@contextmanager
+def seeded_global_rng(device: torch.device, seed: int = 0) -> Iterator[None]:
+    """For experiments whose randomness (dropout masks, injected noise, input shifts) draws
+    from torch's global generator: seeded for a reproducible run, and the caller's random
+    state restored afterwards."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.random.default_generator.manual_seed(seed)
+        if devices:
+            torch.cuda.manual_seed(seed)  # the current device, which a bare "cuda" means
+        yield

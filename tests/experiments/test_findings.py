@@ -152,3 +152,18 @@ def test_the_first_ci_is_spelled_out():
     v = Verdict("No.", ("a",))
     answer = compose_answer(v, [Finding("a", "X (95% CI 1 to 2). Y (95% CI 3 to 4).", 0.5)])
     assert "95% confidence interval (CI) 1 to 2" in answer and "95% CI 3 to 4" in answer
+
+
+def test_the_seeded_global_generator_is_reproducible_and_restores_the_callers():
+    import torch
+
+    from experiments.runner import seeded_global_rng
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    with seeded_global_rng(torch.device("cpu")):
+        first = torch.rand(3)
+    with seeded_global_rng(torch.device("cpu")):
+        second = torch.rand(3)
+    assert torch.equal(first, second)
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from ... import datasets
 from ...catalog import QuestionType, planned_entry
 from ...references import cite
 from ...result import Result, RunContext
+from ...runner import seeded_global_rng
 from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
 from .findings import findings as all_findings  # keeps the name `findings` for the module
@@ -45,13 +44,7 @@ OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum"}
 
 def run(ctx: RunContext) -> Result:
     check(ctx.params)
-    devices = [ctx.device] if ctx.device.type == "cuda" else []
-    # The noise and the input shifts draw from torch's global generator: seed it for a
-    # reproducible run without disturbing the caller's random state.
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(0)
-        if devices:
-            torch.cuda.manual_seed(0)  # the current device, which a bare "cuda" means
+    with seeded_global_rng(ctx.device):
         return _run(ctx)
 
 

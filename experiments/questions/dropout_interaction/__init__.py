@@ -7,12 +7,11 @@ widths, with the variance shift of Li et al. (2019) measured directly. Modules: 
 
 from __future__ import annotations
 
-import torch
-
 from ... import datasets
 from ...catalog import QuestionType, planned_entry
 from ...references import cite
 from ...result import Result, RunContext
+from ...runner import seeded_global_rng
 from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
 from .findings import findings, verdict
@@ -22,13 +21,7 @@ from .spec import rates as all_rates
 
 
 def run(ctx: RunContext) -> Result:
-    devices = [ctx.device] if ctx.device.type == "cuda" else []
-    # Dropout masks come from torch's global generator: seed it for a reproducible run
-    # without disturbing the caller's random state.
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(0)
-        if devices:
-            torch.cuda.manual_seed(0)
+    with seeded_global_rng(ctx.device):
         return _run(ctx)
 
 
