@@ -50,12 +50,14 @@ def test_bad_input_exits_non_zero_with_one_line(args, words, tmp_path):
     check_one_line_error(args, words, tmp_path)
 
 
-def test_a_planned_type_exits_non_zero_with_one_line(tmp_path):
-    # Which types are still planned changes as experiments land; any one will do.
-    planned = [t for t in catalog.ids() if catalog.get(t).status == "planned"]
-    if not planned:
-        pytest.skip("every type of the catalog has an experiment")
-    check_one_line_error(["run", planned[0]], "planned", tmp_path)
+def test_types_lists_every_catalog_type_as_ready():
+    proc = subprocess.run([sys.executable, "-m", "service.cli", "types", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    listed = listed["types"] if isinstance(listed, dict) else listed
+    assert [t["id"] for t in listed] == catalog.ids()
+    assert {t["status"] for t in listed} == {"ready"}
 
 
 def check_one_line_error(args, words, tmp_path):
