@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from . import norms
+from .allocator import keep_freed_memory
 from .datasets import Dataset
 from .errors import ParamError
 from .fused import member_cross_entropy
@@ -168,6 +169,8 @@ class Trainer:
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_warmup = 0
         self.threads = ThreadTuner(config.threads) if device.type == "cpu" else None
+        if device.type == "cpu":
+            keep_freed_memory()  # no page faults from tensors freed and allocated every step
         self._model_loss = self._eager_model_loss
         if config.compile and device.type == "cpu":
             # Fuses the elementwise passes of forward and backward; worth its compile time
