@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import dataclasses
 import importlib.util
 import re
 from pathlib import Path
@@ -107,16 +108,41 @@ def test_workers_run_the_celery_app_on_their_queues(services):
     assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
 
 
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?message}, from `env` (an .env file)."""
+    def one(match: re.Match) -> str:
+        name, op, default = match[1], match[2] or "", match[3] or ""
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"{name} is required and unset"
+        return default if op == ":-" else ""
+    return re.sub(r"\$\{(\w+)(:-|:\?)?([^}]*)\}", one, str(value))
+
+
+def _env_example() -> dict[str, str]:
+    lines = (REPO / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def test_environment_names_only_known_settings(services):
+    """What each service gets from an .env copied from .env.example is a valid configuration."""
+    env = _env_example()
     for name in APP_SERVICES:
-        environment = services[name]["environment"]
-        bnlab = {k: "1" for k in environment if k.startswith("BNLAB_")}
+        environment = {k: _interpolate(v, env) for k, v in services[name]["environment"].items()}
+        bnlab = {k: v for k, v in environment.items() if k.startswith("BNLAB_")}
         assert {"BNLAB_DATABASE_URL", "BNLAB_REDIS_URL"} <= set(bnlab), name
-        bnlab.update(BNLAB_HARD_TIME_LIMIT="2", BNLAB_RATE_LIMIT="1/1")
-        Settings.from_env(environ=bnlab)  # raises on an unknown BNLAB_* name
+        Settings.from_env(environ=bnlab)  # raises on an unknown BNLAB_* name or a bad value
     url = services["web"]["environment"]["BNLAB_DATABASE_URL"]
     assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
     assert services["web"]["environment"]["BNLAB_REDIS_URL"].startswith("redis://redis:6379")
+
+
+def test_every_forum_bot_setting_reaches_the_services(services):
+    """The bot is configured from .env: each discourse_* setting is passed to every service."""
+    wanted = {f"BNLAB_{f.name.upper()}" for f in dataclasses.fields(Settings)
+              if f.name.startswith("discourse_")}
+    for name in APP_SERVICES:
+        assert wanted <= set(services[name]["environment"]), (name, wanted)
 
 
 def test_env_example_sets_every_required_variable(compose):
