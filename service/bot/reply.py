@@ -86,14 +86,11 @@ def _step(ctx: BotContext, session: Session, row: ForumPost) -> float | None:
 def _submit(ctx: BotContext, session: Session, row: ForumPost) -> bool:
     """Guards, routing and jobs; False when the post is done with (ignored or replied to)."""
     settings = ctx.settings
-    if store.bot_posts_in_topic(session, row.topic_id) >= settings.discourse_max_posts_per_topic:
-        store.ignored(session, row, "guard: the bot has posted its limit in this topic")
-        log.info("forum post %s: topic %s is at its limit", row.post_id, row.topic_id)
-        return False
-    if (store.answers_for_user_today(session, row.user_id)
-            >= settings.discourse_max_answers_per_user_day):
-        store.ignored(session, row, "guard: this user has had the day's answers")
-        log.info("forum post %s: %s is at the daily limit", row.post_id, row.username)
+    refused = store.claim_reply(session, row, settings.discourse_max_posts_per_topic,
+                                settings.discourse_max_answers_per_user_day)
+    if refused is not None:
+        store.ignored(session, row, refused)
+        log.info("forum post %s: %s", row.post_id, refused)
         return False
     text, given = followup.compose(session, row, settings.discourse_username)
     try:

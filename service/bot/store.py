@@ -119,7 +119,8 @@ def failed(session: Session, row: ForumPost, reason: str) -> None:
 
 
 def ignored(session: Session, row: ForumPost, reason: str) -> None:
-    _move(session, row, ForumPostState.IGNORED, error=reason)
+    """Nothing posted for this row; a reply it had claimed is given back."""
+    _move(session, row, ForumPostState.IGNORED, error=reason, kind=None)
 
 
 def _move(session: Session, row: ForumPost, state: str, **values) -> None:
@@ -133,18 +134,49 @@ def _move(session: Session, row: ForumPost, state: str, **values) -> None:
     session.commit()
 
 
-def bot_posts_in_topic(session: Session, topic_id: int) -> int:
-    """Replies the bot has posted (or begun, with a placeholder) in a topic."""
+def claim_reply(session: Session, row: ForumPost, max_in_topic: int,
+                max_answers_per_day: int) -> str | None:
+    """Check the guards and, if they pass, claim one of the bot's replies for this row, as one
+    step: the reason a guard refuses, or None with the claim committed (kind "answer").
+
+    Two posts of one topic (or one user) taken by two workers at once must not both pass a
+    guard with one reply left, so the rows they are counted from are locked first: on
+    PostgreSQL with SELECT ... FOR UPDATE, in id order so that two claims never wait on each
+    other; SQLite's transactions already hold the database's write lock (service.db). A claim
+    counts as a reply from then on, while its row is open, before anything is posted.
+    """
+    neighbours = (ForumPost.topic_id == row.topic_id) | (ForumPost.user_id == row.user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(ForumPost.id).where(neighbours).order_by(ForumPost.id)
+                        .with_for_update())
+    if _replies_in_topic(session, row) >= max_in_topic:
+        reason = "guard: the bot has posted its limit in this topic"
+    elif _answers_for_user_today(session, row) >= max_answers_per_day:
+        reason = "guard: this user has had the day's answers"
+    else:
+        touch(session, row, kind="answer")  # commits, which releases the locks
+        return None
+    session.rollback()
+    return reason
+
+
+def _holds_reply():
+    """A reply posted, or one claimed by a row still being worked on."""
+    return ForumPost.reply_post_id.is_not(None) | (
+        ForumPost.kind.is_not(None) & ForumPost.state.in_(OPEN_FORUM_STATES))
+
+
+def _replies_in_topic(session: Session, row: ForumPost) -> int:
     return session.scalar(select(func.count()).select_from(ForumPost).where(
-        ForumPost.topic_id == topic_id, ForumPost.reply_post_id.is_not(None))) or 0
+        ForumPost.topic_id == row.topic_id, ForumPost.id != row.id, _holds_reply())) or 0
 
 
-def answers_for_user_today(session: Session, user_id: int) -> int:
-    """Answers (not help replies) the bot gave a user over the last 24 hours."""
+def _answers_for_user_today(session: Session, row: ForumPost) -> int:
+    """Answers (not help replies) the bot gave or is giving a user over the last 24 hours."""
     since = utcnow() - timedelta(days=1)
     return session.scalar(select(func.count()).select_from(ForumPost).where(
-        ForumPost.user_id == user_id, ForumPost.kind == "answer",
-        ForumPost.reply_post_id.is_not(None), ForumPost.created_at >= since)) or 0
+        ForumPost.user_id == row.user_id, ForumPost.id != row.id, ForumPost.kind == "answer",
+        _holds_reply(), ForumPost.created_at >= since)) or 0
 
 
 def help_given_in_topic(session: Session, topic_id: int) -> bool:
