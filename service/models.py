@@ -27,7 +27,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Named constraints, so that migrations can refer to them on every backend.
@@ -39,8 +38,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-# JSONB on PostgreSQL (compact, indexable), JSON text elsewhere.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+# JSON text on every backend: PostgreSQL's JSONB would reorder the keys of every object
+# (migrations/versions/0005), and no query looks inside these documents.
+JSONType = JSON()
 
 
 def utcnow() -> datetime:

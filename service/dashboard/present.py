@@ -69,8 +69,8 @@ def metric_keys(rows: list[dict[str, Any]]) -> list[str]:
 
 def identity_keys(rows: list[dict[str, Any]]) -> list[str]:
     """What identifies a row: "arm" and the sweep axes, i.e. every key that is not a metric
-    with a CI, a CI, or n_seeds. They are told apart by kind, not position: on PostgreSQL the
-    rows come back from JSONB with their keys reordered."""
+    with a CI, a CI, or n_seeds. They are told apart by kind, not position, so a row whose keys
+    come in another order (an older result stored by PostgreSQL's JSONB) reads the same."""
     metrics = set(metric_keys(rows))
     keys: dict[str, None] = {}
     for row in rows:

@@ -37,7 +37,7 @@ def test_rows_table_puts_identity_first_and_ci_in_cells():
 
 
 def test_rows_are_read_by_kind_not_key_order():
-    # PostgreSQL's JSONB hands rows back with their keys reordered.
+    # Rows from other writers (an older result, a hand-made one) may order keys any way.
     row = {"arm": "bn", "n_seeds": 2, "test_acc": 0.5, "batch_size": 4,
            "test_acc_ci95": [0.4, 0.6], "noise": 0.1}
     assert rows_table([row]).header == ["arm", "batch_size", "noise", "test_acc", "n"]

@@ -140,3 +140,18 @@ def test_cancel_only_moves_queued_or_running_jobs(database):
         finish(session, done.id)
         assert not jobs.cancel_job(session, done.id)
         assert not jobs.cancel_job(session, 999_999)
+
+
+def test_a_result_reads_back_with_its_keys_in_the_order_written(database):
+    """Row columns keep the experiment's order on every backend (the CSV and tables rely on
+    it): long keys before short ones, which a reordering store would swap."""
+    rows = [{"condition_name": "iid", "momentum": 0.1, "eval_acc": 0.8, "n": 3, "a": 1}]
+    with database.session() as session:
+        job_id = new_job(session)[0].id
+        claim = jobs.claim_job(session, job_id, worker="w", device="cpu", max_attempts=3)
+        assert jobs.finish_job(session, claim, {"zeta": 1, "rows": rows, "a": 2}, [],
+                               device="cpu")
+    with database.session() as session:
+        data = session.get(Job, job_id).result.data
+        assert list(data) == ["zeta", "rows", "a"]
+        assert list(data["rows"][0]) == list(rows[0])
