@@ -24,6 +24,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(BNLAB=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       TESTING=bool(test_config))
     app.json.sort_keys = False  # keep the contract's field order
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
     from . import bot, db, ratelimit
     from .api import bp as api_bp

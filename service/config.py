@@ -56,6 +56,11 @@ class Settings:
     secret_key: str = ""
     # Failed dashboard sign-ins per client address: "COUNT/SECONDS".
     login_rate_limit: str = "5/60"
+    # Reverse proxies in front of the web app (a load balancer, nginx) whose X-Forwarded-For,
+    # -Proto, -Host and -Port headers are trusted. Behind one, set 1: the sign-in limit then
+    # counts the client's address, not the proxy's, and sign-ins made over HTTPS get Secure
+    # cookies. Without a proxy keep 0, or any client could claim another address.
+    proxy_hops: int = 0
     # Threads of the embedded local worker.
     local_workers: int = 1
     # Where experiments cache generated datasets (read by experiments.datasets directly).
@@ -137,6 +142,8 @@ class Settings:
                               f"heartbeats ({self.heartbeat_interval} s each)")
         if self.gpu_queue == self.cpu_queue or not self.gpu_queue or not self.cpu_queue:
             raise ConfigError("gpu_queue and cpu_queue must be two different names")
+        if self.proxy_hops < 0:
+            raise ConfigError(f"proxy_hops must be 0 or more, got {self.proxy_hops}")
         self.rate_limit_pair  # noqa: B018 - parses, raising ConfigError on a bad value
         self.login_rate_limit_pair  # noqa: B018
         if self.discourse_url:

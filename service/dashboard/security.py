@@ -35,8 +35,8 @@ PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static"}
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Secure cookies whenever the request came over HTTPS (behind a proxy, wrap the app in
-    werkzeug's ProxyFix so that request.is_secure sees the original scheme)."""
+    """Secure cookies whenever the request came over HTTPS (behind a proxy, with
+    BNLAB_PROXY_HOPS set, that is the scheme the proxy's X-Forwarded-Proto reports)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)

@@ -205,3 +205,55 @@ def test_a_session_signed_with_another_key_is_not_accepted(app, admin, settings)
     assert stranger.get("/admin/").status_code == 302
     assert user.get("/admin/").status_code == 200
     other.extensions["bnlab.db"].dispose()
+
+
+@pytest.fixture
+def proxied_app(settings):
+    """The app behind one trusted reverse proxy (BNLAB_PROXY_HOPS=1)."""
+    from dataclasses import fields, replace
+
+    from service.app import create_app
+
+    proxied = replace(settings, proxy_hops=1)
+    app = create_app({f.name: getattr(proxied, f.name) for f in fields(proxied)})
+    yield app
+    app.extensions["bnlab.db"].dispose()
+
+
+class ViaProxy(Browserless):
+    """A client behind a reverse proxy: requests arrive from the proxy's address, with the
+    client's address and the original scheme in X-Forwarded-For and X-Forwarded-Proto."""
+
+    PROXY = "10.250.250.250"
+
+    def __init__(self, app, client: str):
+        super().__init__(app, address=self.PROXY, base_url="http://localhost")
+        self.headers = {"X-Forwarded-For": client, "X-Forwarded-Proto": "https"}
+
+    def get(self, path: str, **kw):
+        return super().get(path, headers=self.headers, **kw)
+
+    def post(self, path: str, data: dict | None = None, token: bool = True, **kw):
+        return super().post(path, data, token, headers=self.headers, **kw)
+
+
+def _limited_after_failures(app, first: str, second: str) -> tuple[bool, bool]:
+    """Whether `first`, then `second`, is refused with 429 after `first` used up the limit."""
+    limit, _ = app.config["BNLAB"].login_rate_limit_pair
+    one = ViaProxy(app, first)
+    for _ in range(limit):
+        one.sign_in(password="wrong password!")
+    return (one.sign_in().status_code == 429, ViaProxy(app, second).sign_in().status_code == 429)
+
+
+def test_behind_a_trusted_proxy_its_headers_give_scheme_and_client(proxied_app, admin):
+    user = ViaProxy(proxied_app, "203.0.113.7")
+    assert "Secure" in user.sign_in().headers["Set-Cookie"]
+    # The limit holds the client that failed, not everyone behind the same proxy.
+    assert _limited_after_failures(proxied_app, "203.0.113.8", "203.0.113.9") == (True, False)
+
+
+def test_without_trust_the_forwarded_headers_change_nothing(app, admin):
+    assert "Secure" not in ViaProxy(app, "203.0.113.10").sign_in().headers["Set-Cookie"]
+    # Everyone arrives from the proxy's address, so one client's failures hold the next too.
+    assert _limited_after_failures(app, "203.0.113.11", "203.0.113.12") == (True, True)
