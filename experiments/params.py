@@ -45,7 +45,7 @@ class Param:
         Strings are accepted for every kind so that CLI `--set k=v` and query strings work.
         """
         if self.kind.endswith("_list"):
-            items = value.split(",") if isinstance(value, str) else value
+            items = _split_list(value) if isinstance(value, str) else value
             if not isinstance(items, list | tuple) or not items:
                 raise ParamError(self.name, f"expected a non-empty list of {self.kind[:-5]}")
             if self.max_len is not None and len(items) > self.max_len:
@@ -70,6 +70,14 @@ class Param:
         if self.max is not None and number > self.max:
             raise ParamError(self.name, f"{number} is above the maximum {self.max}")
         return number
+
+
+def _split_list(text: str) -> list[str]:
+    """"4,32", "4, 32" or "[4, 32]" (as JSON would write it) -> ["4", "32"]; "" and "[]" -> []."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [part.strip() for part in text.split(",")] if text.strip() else []
 
 
 def _number(name: str, value: Any, kind: str) -> int | float:

@@ -23,6 +23,11 @@ def test_resolve_layers_defaults_preset_and_overrides():
     assert SCHEMA.resolve("quick")["seeds"] == 5
 
 
+@pytest.mark.parametrize("text", ["2,16", "2, 16", "[2, 16]", " [2,16] "])
+def test_a_list_may_be_written_with_or_without_brackets(text):
+    assert SCHEMA.resolve("quick", {"sizes": text})["sizes"] == [2, 16]
+
+
 @pytest.mark.parametrize(("overrides", "field", "words"), [
     ({"seeds": 0}, "seeds", "below the minimum"),
     ({"seeds": 1.5}, "seeds", "expected int"),
@@ -30,6 +35,8 @@ def test_resolve_layers_defaults_preset_and_overrides():
     ({"lr": "nan"}, "lr", "finite"),
     ({"sizes": [4, 1]}, "sizes", "below the minimum"),
     ({"sizes": [4, 8, 16, 32]}, "sizes", "at most 3"),
+    ({"sizes": "[]"}, "sizes", "non-empty list"),
+    ({"sizes": "[4,"}, "sizes", "expected int"),
     ({"opt": "rmsprop"}, "opt", "sgd, adam"),
     ({"fast": "maybe"}, "fast", "true or false"),
     ({"wat": 1}, "wat", "valid: seeds, lr, sizes, opt, fast"),
