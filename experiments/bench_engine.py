@@ -24,20 +24,39 @@ from .reference import reference_train
 from .trainer import TrainConfig, Trainer
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+class Stopwatch:
+    """Seconds of device work between start() and stop(): CUDA events on a GPU (the time the
+    GPU spent, not when the host happened to look), the wall clock elsewhere."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._stop = torch.cuda.Event(enable_timing=True)
+
+    def start(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+            self._start.record()
+        else:
+            self._t0 = time.perf_counter()
+
+    def stop(self) -> float:
+        if self.cuda:
+            self._stop.record()
+            self._stop.synchronize()
+            return self._start.elapsed_time(self._stop) / 1000.0
+        return time.perf_counter() - self._t0
 
 
 def time_batched(spec, data, cfg, seeds, device) -> tuple[float, int]:
     """Seconds for all training steps of all seeds at once, and the thread count used."""
     model = models.build(spec, seeds, data.n_features, data.n_classes)
     trainer = Trainer(model, data, cfg, seeds, device)
-    _sync(device)
-    t0 = time.perf_counter()
+    watch = Stopwatch(device)
+    watch.start()
     trainer.train_steps(0, trainer.total)
-    _sync(device)
-    seconds = time.perf_counter() - t0
+    seconds = watch.stop()
     threads = torch.get_num_threads()
     if trainer.threads is not None:
         trainer.threads.restore()
@@ -48,12 +67,11 @@ def time_plain(spec, data, cfg, seeds, device, threads: int) -> float:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        _sync(device)
-        t0 = time.perf_counter()
+        watch = Stopwatch(device)
+        watch.start()
         for seed in seeds:
             reference_train(seed, spec, data, cfg, device=str(device))
-        _sync(device)
-        return time.perf_counter() - t0
+        return watch.stop()
     finally:
         torch.set_num_threads(before)
 
@@ -62,10 +80,13 @@ def bench_batch_size(spec, data, seeds, device, args, b: int) -> dict[str, float
     """Median plain and batched seconds over the rounds, and the median of the ratios."""
     cfg = TrainConfig(batch_size=b, steps=args.steps, lr=0.02, n_evals=1,
                       cuda_graph=not args.no_graph, threads=args.threads, compile=args.compile)
-    # The warm-up run also compiles (with --compile); the timed runs reuse its code.
+    # The batched warm-up also compiles (with --compile); the timed runs reuse its code.
     warm = TrainConfig(batch_size=b, steps=10, lr=0.02, cuda_graph=not args.no_graph,
                        threads=args.threads, compile=args.compile)
-    time_batched(spec, data, warm, seeds, device)
+    _, threads = time_batched(spec, data, warm, seeds, device)
+    # The plain side warms up too, so neither side's timings carry one-time costs (lazy
+    # initialisation of kernels and allocators on the first calls).
+    time_plain(spec, data, warm, seeds[:1], device, threads)
     plains, batcheds, ratios, used = [], [], [], []
     for r in range(args.rounds):
         if r % 2 == 0:
