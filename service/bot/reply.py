@@ -77,7 +77,7 @@ def _step(ctx: BotContext, session: Session, row: ForumPost) -> float | None:
     if row.state == ForumPostState.RECEIVED:
         if row.question_id is None and not _submit(ctx, session, row):
             return None
-        posted = ctx.discourse.create_post(row.topic_id, forum.PLACEHOLDER, row.post_number)
+        posted = _create_post(ctx, row, forum.PLACEHOLDER)
         store.placeholder_posted(session, row, posted.id, posted.post_number, kind="answer")
         log.info("forum post %s: placeholder %s posted", row.post_id, posted.id)
     return _finish_when_done(ctx, session, row)
@@ -131,7 +131,7 @@ def _unplaced(ctx: BotContext, session: Session, row: ForumPost, not_understood:
 
 
 def _reply(ctx: BotContext, session: Session, row: ForumPost, raw: str, kind: str) -> None:
-    posted = ctx.discourse.create_post(row.topic_id, raw, row.post_number)
+    posted = _create_post(ctx, row, raw)
     store.answered(session, row, kind=kind, post_id=posted.id, post_number=posted.post_number)
 
 
@@ -155,6 +155,15 @@ def _finish_when_done(ctx: BotContext, session: Session, row: ForumPost) -> floa
     store.answered(session, row, kind="answer")
     log.info("forum post %s: answered in post %s", row.post_id, row.reply_post_id)
     return None
+
+
+def _create_post(ctx: BotContext, row: ForumPost, raw: str):
+    """Reply to the row's post. Discourse refuses a user's repeat of their own words within
+    `unique_posts_mins` (5 by default; the bot's user is not staff), and the placeholder and
+    the help reply are the same words every time, so each reply ends with an HTML comment
+    naming the row it answers: unique, and not shown."""
+    return ctx.discourse.create_post(row.topic_id, f"{raw}\n\n<!-- bnlab reply {row.id} -->",
+                                     row.post_number)
 
 
 def _upload_figures(ctx: BotContext, job) -> list[forum.Image]:

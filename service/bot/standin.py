@@ -8,7 +8,9 @@ since a real Discourse cannot run beside them.
 
 Like Discourse it checks Api-Key / Api-Username (403 {"errors": [...], "error_type":
 "invalid_access"}), validates a post's raw (at least 20 characters, at most 32,000, enough
-distinct characters: the entropy check) with 422 {"errors": [...]}, answers an edit whose
+distinct characters: the entropy check; not the same text as one the user created in the last
+`unique_posts_mins` minutes, compared as Discourse does without whitespace or case, since the
+bot's user is not staff) with 422 {"errors": [...]}, answers an edit whose
 original_text is not the post's current raw with 409, and can be told to answer the next
 matching request with an error (429 with Retry-After, 5xx).
 """
@@ -21,6 +23,7 @@ import json
 import re
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 from werkzeug.serving import make_server
@@ -29,6 +32,7 @@ from werkzeug.wrappers import Request, Response
 MIN_POST_LENGTH = 20  # Discourse's min_post_length
 MAX_POST_LENGTH = 32_000  # max_post_length
 MIN_ENTROPY = 7  # body_min_entropy: distinct characters a post needs
+UNIQUE_POSTS_MINS = 5  # unique_posts_mins: no repeat of a user's own text within this
 MAX_IMAGE_WIDTH = 690  # max_image_width: wider images are shown (and thumbnailed) at this
 
 
@@ -52,6 +56,8 @@ class DiscourseStandIn:
         self._ids = itertools.count(1000)
         self._numbers: dict[int, itertools.count] = {}
         self._lock = threading.Lock()
+        self._recent: dict[str, float] = {}  # raw hash of each post made -> when
+        self.unique_posts_mins = UNIQUE_POSTS_MINS
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -110,12 +116,25 @@ class DiscourseStandIn:
         problems = _raw_problems(raw)
         if not isinstance(topic_id, int):
             problems.append("Topic is not valid")
-        if problems:
-            return _json({"action": "create_post", "errors": problems}, 422)
         with self._lock:
+            if not problems and self._repeats_recent(raw):
+                problems.append("Body is too similar to what you recently posted")
+            if problems:
+                return _json({"action": "create_post", "errors": problems}, 422)
             post = self.add_post(topic_id, raw, self.username, user_id=2,
                                  reply_to_post_number=body.get("reply_to_post_number"))
         return _json(post)
+
+    def _repeats_recent(self, raw: str) -> bool:
+        """Discourse's unique-post check (Post#matches_recent_post?): the SHA1 of the raw
+        without whitespace, lowercased, seen from this user within unique_posts_mins."""
+        key = hashlib.sha1(re.sub(r"\s+", "", raw).lower().encode()).hexdigest()
+        now = time.monotonic()
+        seen = self._recent.get(key)
+        if seen is not None and now - seen < self.unique_posts_mins * 60:
+            return True
+        self._recent[key] = now
+        return False
 
     def add_post(self, topic_id: int, raw: str, username: str, user_id: int,
                  reply_to_post_number: int | None = None) -> dict:

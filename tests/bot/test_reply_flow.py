@@ -113,6 +113,23 @@ def test_422_ends_the_attempt_and_is_recorded(client, database, standin, instant
     assert standin.created() == []
 
 
+def test_posts_answered_minutes_apart_each_get_their_placeholder(client, database, standin,
+                                                                 instant):
+    """Discourse refuses a non-staff user's repeat of their own text within unique_posts_mins
+    (the stand-in too); the placeholder and the help reply say the same thing every time."""
+    unplaceable = "What is the capital of France, and can batch norm help me there?"
+    for topic, text in ((51, SEED_QUESTION), (52, SEED_QUESTION), (53, unplaceable),
+                        (54, unplaceable)):
+        deliver(client, post_payload(text, post_id=800 + topic, topic_id=topic,
+                                     user_id=topic, username=f"asker{topic}"))
+        wait_until_settled(database)
+    rows = forum_rows(database)
+    assert [r.error for r in rows] == [None] * 4
+    assert [r.kind for r in rows] == ["answer", "answer", "help", "help"]
+    placeholders = [e for e in standin.requests if e == ("POST", "/posts.json")]
+    assert len(placeholders) == 4 and len(standin.created()) == 4
+
+
 def test_a_rejected_final_edit_turns_the_placeholder_into_an_apology(client, database,
                                                                      standin, instant):
     standin.fail_next("PUT", r"/posts/\d+\.json", 409, errors=["edit conflict"])
