@@ -235,6 +235,9 @@ class ForumPost(Base):
     # The bot's reply: the placeholder, later edited into the answer.
     reply_post_id: Mapped[int | None] = mapped_column(Integer)
     reply_post_number: Mapped[int | None] = mapped_column(Integer)
+    # When the request creating that reply went out; with no reply recorded, an earlier
+    # attempt may have posted it (service/bot/reply.py looks before posting again).
+    reply_started_at: Mapped[datetime | None]
     question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
     error: Mapped[str | None] = mapped_column(Text)
     # Steps that met an unreachable forum; bounded, then the post is failed.

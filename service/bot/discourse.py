@@ -1,8 +1,10 @@
-"""A small client for the three Discourse API calls the bot makes, with Discourse's errors.
+"""A small client for the Discourse API calls the bot makes, with Discourse's errors.
 
     POST /posts.json          {topic_id, raw, reply_to_post_number} -> the new post
     POST /uploads.json        multipart: file, type=composer, synchronous=true -> short_url
     PUT  /posts/{id}.json     {post: {raw, edit_reason}} -> {"post": ...}
+    GET  /t/{id}.json         the topic: post_stream.posts (the first ones) and .stream (all ids)
+    GET  /t/{id}/posts.json   ?post_ids[]=...: those posts, in post_stream.posts
 
 Authentication is the Api-Key / Api-Username header pair. How errors are handled follows how
 Discourse sends them: 429 carries Retry-After and raises RateLimited so the caller can come
@@ -27,6 +29,8 @@ TIMEOUT_S = 15
 RETRIES = 3  # after the first try, for 5xx and timeouts
 BACKOFF_S = 1.0  # doubled each retry
 MAX_RETRY_AFTER_S = 3600  # a Retry-After beyond this is read as this
+LOOKUP_POSTS = 100  # newest posts of a topic searched for a reply the bot may have made
+POSTS_PER_LOOKUP = 20  # post ids per GET /t/{id}/posts.json, as Discourse's own client asks
 
 
 class DiscourseError(Exception):
@@ -80,6 +84,34 @@ class Discourse:
         post = self._json("POST", "/posts.json", body)
         return Posted(int(post["id"]), int(post["post_number"]))
 
+    def find_reply(self, topic_id: int, reply_to_post_number: int, skip: set[int] = frozenset(),
+                   newest: int = LOOKUP_POSTS) -> Posted | None:
+        """The bot's own reply to post `reply_to_post_number` of a topic, if it made one among
+        the topic's `newest` posts; posts whose ids are in `skip` are not it.
+
+        For a reply whose creation may have gone through without its answer reaching us (a
+        timeout, or a crash before it was recorded): looking first keeps a retry from posting
+        it twice.
+        """
+        topic = self._get(f"/t/{topic_id}.json")
+        stream = topic.get("post_stream") or {}
+        loaded = {int(p["id"]): p for p in stream.get("posts") or []}
+        ids = [int(i) for i in stream.get("stream") or loaded][-newest:]
+        missing = [i for i in ids if i not in loaded]
+        for start in range(0, len(missing), POSTS_PER_LOOKUP):
+            chunk = missing[start:start + POSTS_PER_LOOKUP]
+            query = "&".join(f"post_ids[]={i}" for i in chunk)
+            more = self._get(f"/t/{topic_id}/posts.json?{query}")
+            loaded.update({int(p["id"]): p for p in (more.get("post_stream") or {})
+                           .get("posts") or []})
+        for post_id in reversed(ids):
+            post = loaded.get(post_id)
+            if (post is not None and post_id not in skip
+                    and post.get("username") == self.username
+                    and post.get("reply_to_post_number") == reply_to_post_number):
+                return Posted(post_id, int(post["post_number"]))
+        return None
+
     def edit_post(self, post_id: int, raw: str, edit_reason: str) -> None:
         self._json("PUT", f"/posts/{post_id}.json",
                    {"post": {"raw": raw, "edit_reason": edit_reason}})
@@ -96,10 +128,13 @@ class Discourse:
         height = upload.get("thumbnail_height") or upload.get("height") or 420
         return Upload(str(upload["short_url"]), int(width), int(height))
 
+    def _get(self, path: str) -> dict:
+        return self._request("GET", path, None, "application/json")
+
     def _json(self, method: str, path: str, body: dict) -> dict:
         return self._request(method, path, json.dumps(body).encode(), "application/json")
 
-    def _request(self, method: str, path: str, body: bytes, content_type: str) -> dict:
+    def _request(self, method: str, path: str, body: bytes | None, content_type: str) -> dict:
         attempt = 0
         while True:
             try:
@@ -112,7 +147,7 @@ class Discourse:
                 attempt += 1
                 self.sleep(delay)
 
-    def _send(self, method: str, path: str, body: bytes, content_type: str) -> dict:
+    def _send(self, method: str, path: str, body: bytes | None, content_type: str) -> dict:
         request = urllib.request.Request(
             self.url + path, data=body, method=method,
             headers={"Api-Key": self.api_key, "Api-Username": self.username,

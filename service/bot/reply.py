@@ -27,7 +27,7 @@ from ..models import ForumPost, ForumPostState, Question, utcnow
 from ..questions import InvalidQuestion, submit_question
 from ..router import RouterInputError, route
 from . import followup, store
-from .discourse import Discourse, DiscourseError, RateLimited, Rejected, Unavailable
+from .discourse import Discourse, DiscourseError, Posted, RateLimited, Rejected, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _step(ctx: BotContext, session: Session, row: ForumPost) -> float | None:
     if row.state == ForumPostState.RECEIVED:
         if row.question_id is None and not _submit(ctx, session, row):
             return None
-        posted = _create_post(ctx, row, forum.PLACEHOLDER)
+        posted = _create_post(ctx, session, row, forum.PLACEHOLDER)
         store.placeholder_posted(session, row, posted.id, posted.post_number, kind="answer")
         log.info("forum post %s: placeholder %s posted", row.post_id, posted.id)
     return _finish_when_done(ctx, session, row)
@@ -131,7 +131,7 @@ def _unplaced(ctx: BotContext, session: Session, row: ForumPost, not_understood:
 
 
 def _reply(ctx: BotContext, session: Session, row: ForumPost, raw: str, kind: str) -> None:
-    posted = _create_post(ctx, row, raw)
+    posted = _create_post(ctx, session, row, raw)
     store.answered(session, row, kind=kind, post_id=posted.id, post_number=posted.post_number)
 
 
@@ -157,13 +157,42 @@ def _finish_when_done(ctx: BotContext, session: Session, row: ForumPost) -> floa
     return None
 
 
-def _create_post(ctx: BotContext, row: ForumPost, raw: str):
-    """Reply to the row's post. Discourse refuses a user's repeat of their own words within
-    `unique_posts_mins` (5 by default; the bot's user is not staff), and the placeholder and
-    the help reply are the same words every time, so each reply ends with an HTML comment
-    naming the row it answers: unique, and not shown."""
-    return ctx.discourse.create_post(row.topic_id, f"{raw}\n\n<!-- bnlab reply {row.id} -->",
-                                     row.post_number)
+def _create_post(ctx: BotContext, session: Session, row: ForumPost, raw: str) -> Posted:
+    """Reply to the row's post, once. Discourse refuses a user's repeat of their own words
+    within `unique_posts_mins` (5 by default; the bot's user is not staff), and the
+    placeholder and the help reply are the same words every time, so each reply ends with an
+    HTML comment naming the row it answers: unique, and not shown.
+
+    A create request can succeed without its answer reaching us (a proxy timeout, then our
+    retry; a crash or a database outage before the reply's id is stored), so the moment it
+    goes out is recorded first, and a later attempt looks for the reply before posting."""
+    if row.reply_started_at is not None:
+        found = _find_own_reply(ctx, session, row)
+        if found is not None:
+            log.info("forum post %s: found reply %s from an earlier attempt", row.post_id,
+                     found.id)
+            return found
+    store.touch(session, row, reply_started_at=utcnow())
+    unique = f"{raw}\n\n<!-- bnlab reply {row.id} -->"
+    try:
+        return ctx.discourse.create_post(row.topic_id, unique, row.post_number)
+    except Rejected:
+        # "Too similar to what you recently posted": an attempt that went through after all.
+        found = _find_own_reply(ctx, session, row)
+        if found is None:
+            raise
+        return found
+
+
+def _find_own_reply(ctx: BotContext, session: Session, row: ForumPost) -> Posted | None:
+    """The bot's reply to this row's post that no other row has claimed, if the forum has it;
+    None also when the topic cannot be read (then posting is the only way on)."""
+    try:
+        return ctx.discourse.find_reply(row.topic_id, row.post_number,
+                                        skip=store.replies_in_topic(session, row.topic_id))
+    except (Rejected, Unavailable) as exc:
+        log.warning("forum post %s: could not look for an earlier reply: %s", row.post_id, exc)
+        return None
 
 
 def _upload_figures(ctx: BotContext, job) -> list[forum.Image]:

@@ -5,6 +5,8 @@ since a real Discourse cannot run beside them.
     POST /posts.json        JSON {topic_id, raw, reply_to_post_number}; the new post (top level)
     POST /uploads.json      multipart file (or files[]), type=composer, synchronous=true
     PUT  /posts/{id}.json   JSON {post: {raw, edit_reason, original_text?}}; {"post": ...}
+    GET  /t/{id}.json       the topic: post_stream.posts (the first 20) and .stream (every id)
+    GET  /t/{id}/posts.json ?post_ids[]=...: those posts of the topic, in post_stream.posts
 
 Like Discourse it checks Api-Key / Api-Username (403 {"errors": [...], "error_type":
 "invalid_access"}), validates a post's raw (at least 20 characters, at most 32,000, enough
@@ -12,7 +14,8 @@ distinct characters: the entropy check; not the same text as one the user create
 `unique_posts_mins` minutes, compared as Discourse does without whitespace or case, since the
 bot's user is not staff) with 422 {"errors": [...]}, answers an edit whose
 original_text is not the post's current raw with 409, and can be told to answer the next
-matching request with an error (429 with Retry-After, 5xx).
+matching request with an error (429 with Retry-After, 5xx), before or after carrying it out
+(`after=True`: a proxy that timed out while the forum did the work).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ MIN_POST_LENGTH = 20  # Discourse's min_post_length
 MAX_POST_LENGTH = 32_000  # max_post_length
 MIN_ENTROPY = 7  # body_min_entropy: distinct characters a post needs
 UNIQUE_POSTS_MINS = 5  # unique_posts_mins: no repeat of a user's own text within this
+TOPIC_PAGE_POSTS = 20  # posts a topic's JSON carries; the rest come by id
 MAX_IMAGE_WIDTH = 690  # max_image_width: wider images are shown (and thumbnailed) at this
 
 
@@ -43,6 +47,7 @@ class Fault:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    after: bool = False  # carry the request out, then answer with the error
 
 
 class DiscourseStandIn:
@@ -71,8 +76,8 @@ class DiscourseStandIn:
         self._server.server_close()
 
     def fail_next(self, method: str, path: str, status: int, headers: dict | None = None,
-                  errors: list[str] | None = None) -> None:
-        self.faults.append(Fault(method, path, status, headers or {}, errors or []))
+                  errors: list[str] | None = None, after: bool = False) -> None:
+        self.faults.append(Fault(method, path, status, headers or {}, errors or [], after))
 
     def created(self) -> list[dict]:
         """Posts the bot made, in order."""
@@ -85,10 +90,12 @@ class DiscourseStandIn:
         with self._lock:
             self.requests.append((request.method, request.path))
             fault = self._fault(request)
-        if fault is not None:
-            return _json({"errors": fault.errors or [f"error {fault.status}"],
-                          "error_type": "rate_limit" if fault.status == 429 else "error"},
-                         fault.status, fault.headers)
+        if fault is not None and not fault.after:
+            return _fault_response(fault)
+        response = self._route(request)
+        return _fault_response(fault) if fault is not None else response
+
+    def _route(self, request: Request) -> Response:
         if (request.headers.get("Api-Key") != self.api_key
                 or request.headers.get("Api-Username") != self.username):
             return _json({"errors": ["You are not permitted to view the requested resource. "
@@ -101,8 +108,28 @@ class DiscourseStandIn:
         match = re.fullmatch(r"/posts/(\d+)\.json", request.path)
         if request.method == "PUT" and match:
             return self._edit_post(request, int(match[1]))
+        match = re.fullmatch(r"/t/(\d+)(/posts)?\.json", request.path)
+        if request.method == "GET" and match:
+            return self._topic(int(match[1]), request.args.getlist("post_ids[]")
+                               if match[2] else None)
         return _json({"errors": ["The requested URL or resource could not be found."],
                       "error_type": "not_found"}, 404)
+
+    def _topic(self, topic_id: int, post_ids: list[str] | None) -> Response:
+        """GET /t/{id}.json (post_ids None) or /t/{id}/posts.json, as Discourse shapes them."""
+        with self._lock:
+            posts = [p for p in self.posts.values() if p["topic_id"] == topic_id]
+        if not posts:
+            return _json({"errors": ["The requested URL or resource could not be found."],
+                          "error_type": "not_found"}, 404)
+        posts.sort(key=lambda p: p["post_number"])
+        shown = [{k: v for k, v in p.items() if k != "raw"} for p in posts]  # cooked only
+        if post_ids is None:
+            return _json({"id": topic_id, "post_stream": {
+                "posts": shown[:TOPIC_PAGE_POSTS], "stream": [p["id"] for p in posts]}})
+        wanted = {int(i) for i in post_ids if i.isdigit()}
+        return _json({"id": topic_id,
+                      "post_stream": {"posts": [p for p in shown if p["id"] in wanted]}})
 
     def _fault(self, request: Request) -> Fault | None:
         for i, fault in enumerate(self.faults):
@@ -198,6 +225,12 @@ class DiscourseStandIn:
             self.edits.append({"post_id": post_id, "raw": raw,
                                "edit_reason": body.get("edit_reason")})
         return _json({"post": post})
+
+
+def _fault_response(fault: Fault) -> Response:
+    return _json({"errors": fault.errors or [f"error {fault.status}"],
+                  "error_type": "rate_limit" if fault.status == 429 else "error"},
+                 fault.status, fault.headers)
 
 
 def _raw_problems(raw: str) -> list[str]:

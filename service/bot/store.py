@@ -179,6 +179,12 @@ def _answers_for_user_today(session: Session, row: ForumPost) -> int:
         _holds_reply(), ForumPost.created_at >= since)) or 0
 
 
+def replies_in_topic(session: Session, topic_id: int) -> set[int]:
+    """Ids of the replies rows have recorded in a topic."""
+    return set(session.scalars(select(ForumPost.reply_post_id).where(
+        ForumPost.topic_id == topic_id, ForumPost.reply_post_id.is_not(None))))
+
+
 def help_given_in_topic(session: Session, topic_id: int) -> bool:
     return session.scalar(select(func.count()).select_from(ForumPost).where(
         ForumPost.topic_id == topic_id, ForumPost.kind == "help",

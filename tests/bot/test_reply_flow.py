@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from .conftest import (
     ASKER,
     SEED_QUESTION,
@@ -320,3 +322,51 @@ def test_a_redelivery_restarts_a_post_whose_steps_stopped(bot_app, client, datab
     [row] = wait_until_settled(database)
     assert runner.kicked == [row.id]
     assert row.state == "answered" and len(standin.created()) == 1
+
+
+def test_a_reply_that_went_through_behind_an_error_is_found_not_posted_twice(
+        client, database, standin, instant):
+    # The forum creates the placeholder, but a proxy answers 502; the client's retry is then
+    # refused as a repeat, and the bot finds its reply in the topic instead of failing.
+    standin.fail_next("POST", "/posts.json", 502, after=True)
+    deliver(client, post_payload(SEED_QUESTION))
+    [row] = wait_until_settled(database)
+    [reply] = standin.created()
+    assert row.state == "answered" and row.reply_post_id == reply["id"]
+    assert ("GET", f"/t/{TOPIC}.json") in standin.requests
+
+
+def test_a_reply_posted_while_the_database_went_away_is_not_posted_again(
+        bot_settings, bot_app, database, standin, instant, monkeypatch):
+    from sqlalchemy import update
+    from sqlalchemy.exc import OperationalError
+
+    from service.bot import reply, store
+    from service.bot.discourse import Discourse
+    from service.models import ForumPost
+
+    ctx = reply.BotContext(bot_settings, database, Discourse.from_settings(bot_settings),
+                           instant)
+    with database.session() as session:
+        row_id = store.record_post(session, post_payload(SEED_QUESTION)["post"], "topic")[0].id
+
+    def database_gone(*_args, **_kwargs):
+        raise OperationalError("UPDATE forum_posts", {}, Exception("server closed"))
+
+    # The placeholder goes up; recording it (and everything after) fails.
+    for name in ("placeholder_posted", "failed", "release"):
+        monkeypatch.setattr(store, name, database_gone)
+    with pytest.raises(OperationalError):
+        reply.advance(ctx, row_id)
+    monkeypatch.undo()
+    assert len(standin.created()) == 1
+    # Back again: the lease the dead step held runs out, and the next step carries on.
+    with database.session() as session:
+        session.execute(update(ForumPost).values(lease_until=None))
+        session.commit()
+    for _ in range(20):
+        if reply.advance(ctx, row_id) is None:
+            break
+    [row] = forum_rows(database)
+    [placeholder] = standin.created()
+    assert row.state == "answered" and row.reply_post_id == placeholder["id"]
