@@ -69,8 +69,8 @@ def training_limit(p: dict, rows: list[dict], normal: int) -> str:
         return ""
     amount = f"all {len(at)}" if len(short) == len(at) else f"{len(short)} of {len(at)}"
     steps = max(r["steps"] for r in at)
-    return (f" At batch {normal} ({steps:,} steps), {amount} norm and network pairs ended with "
-            f"a mean training loss above {p['loss_target']:g} nats, so the ranking there is "
+    return (f" At batch {normal} ({steps:,} steps), {amount} norm and network pairs ended "
+            f"above the training-loss target of {p['loss_target']:g}, so the ranking there is "
             "that of early training.")
 
 
