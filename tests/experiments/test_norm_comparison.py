@@ -67,6 +67,14 @@ def test_a_norm_that_beats_batch_norm_at_small_batch_is_recommended_there():
     assert "sound default" not in v.text
 
 
+def test_batch_norm_beaten_only_by_the_control_is_not_called_a_sound_default():
+    normal = {a: 0.8 for a in ARMS}
+    small = {**normal, "no_norm": 0.9}
+    v = verdict(findings(synthetic(normal, small), ["cnn"], 4, 32), ["cnn"], 4, 32)
+    assert "no normalization beat batch norm" in v.text
+    assert "sound default" not in v.text and " use " not in v.text
+
+
 def test_ties_are_ties():
     v = verdict(findings(synthetic({a: 0.8 for a in ARMS}), ["cnn"], 4, 32), ["cnn"], 4, 32)
     assert "none of the other norms differed reliably from batch norm" in v.text
