@@ -33,10 +33,10 @@ def run(ctx: RunContext) -> Result:
     rows = cells.rows()
     figs = [figures.figure_accuracy(ctx, rows, models),
             figures.figure_train_loss(ctx, rows, models)]
-    values = text_values(p, data, sizes)
+    values = {**text_values(p, data, sizes), "training_limit": training_limit(p, rows, normal)}
     return build_result(
         ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA,
-        verdict=verdict(found, models[0], small, normal), findings=found, rows=rows,
+        verdict=verdict(found, models, small, normal), findings=found, rows=rows,
         figures=figs, references=cite("wu2018", "ba2016", "ulyanov2016", "ioffe2015",
                                       "greydanus2020"),
         dataset=data.describe(), setup=load_text(__name__, "setup.md", values),
@@ -45,12 +45,10 @@ def run(ctx: RunContext) -> Result:
 
 
 def text_values(p: dict, data: datasets.Dataset, sizes: list[int]) -> dict:
-    nets = []
-    if "cnn" in p["models"]:
-        nets.append(f"a 1-D CNN with {p['cnn_depth']} conv layers of {p['cnn_channels']} "
-                    "channels")
-    if "mlp" in p["models"]:
-        nets.append(f"an MLP with {p['mlp_depth']} hidden layers of {p['mlp_width']} units")
+    described = {"cnn": f"a 1-D CNN with {p['cnn_depth']} conv layers of "
+                        f"{p['cnn_channels']} channels",
+                 "mlp": f"an MLP with {p['mlp_depth']} hidden layers of {p['mlp_width']} units"}
+    nets = [described[m] for m in p["models"]]
     instance = "instancenorm" in p["arms"]
     mlp = "mlp" in p["models"]
     return {**p, "n_train": len(data.y_train), "n_test": len(data.y_test),
@@ -60,6 +58,20 @@ def text_values(p: dict, data: datasets.Dataset, sizes: list[int]) -> dict:
                              "so there is nothing to normalize over)" if instance and mlp
                              else "",
             "instance_limit": "; the MLP was not run" if "mlp" not in p["models"] else ""}
+
+
+def training_limit(p: dict, rows: list[dict], normal: int) -> str:
+    """A sentence when training at the normal batch size was short, judged by the cells whose
+    mean training loss at the end was still above the loss target; empty otherwise."""
+    at = [r for r in rows if r["batch_size"] == normal and r.get("train_loss") is not None]
+    short = [r for r in at if r["train_loss"] > p["loss_target"]]
+    if not short:
+        return ""
+    amount = f"all {len(at)}" if len(short) == len(at) else f"{len(short)} of {len(at)}"
+    steps = max(r["steps"] for r in at)
+    return (f" At batch {normal} ({steps:,} steps), {amount} norm and network pairs ended "
+            f"above the training-loss target of {p['loss_target']:g}, so the ranking there is "
+            "that of early training.")
 
 
 def cells_table(rows: list[dict], models: list[str], sizes: list[int]) -> str:

@@ -27,7 +27,9 @@ def _by_batch(ctx, rows, models, key, ylabel, name, caption, clip=None):
         ax.set_xlabel("batch size (epochs matched)")
         ax.set_title(MODEL_NAMES[model])
     axes[0, 0].set_ylabel(ylabel)
-    figures.legend_below(axes[0, 0], ncol=3)
+    # The legend comes from the panel with the most arms: instance norm is not run on the MLP.
+    figures.legend_below(max(axes[0], key=lambda ax: len(ax.get_legend_handles_labels()[1])),
+                         ncol=3)
     return figures.save(fig, ctx, name, caption)
 
 

@@ -54,43 +54,82 @@ def _groups(by: dict[str, Finding], model: str, batch: int) -> dict[int, list[Fi
     return out
 
 
-def _standing(groups: dict[int, list[Finding]]) -> str:
-    def names(fs: list[Finding]) -> str:
-        labels = [f.a for f in fs]
-        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+def _names(fs: list[Finding], last: str = "and") -> str:
+    labels = [f.a for f in fs]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" {last} " + labels[-1]
 
+
+def _standing(groups: dict[int, list[Finding]]) -> str:
     if not groups[1] and not groups[-1]:
         return "none of the other norms differed reliably from batch norm"
     parts = []
     if groups[1]:
-        parts.append(f"{names(groups[1])} beat batch norm")
+        parts.append(f"{_names(groups[1])} beat batch norm")
     if groups[-1]:
-        parts.append(f"{names(groups[-1])} did worse than batch norm")
+        parts.append(f"{_names(groups[-1])} did worse than batch norm")
     if groups[0]:
         parts.append("the others did not differ reliably from it")
     return "; ".join(parts)
 
 
-def verdict(found: list[Finding], model: str, small: int, normal: int) -> Verdict:
+def _lead(groups: dict[int, list[Finding]]) -> Finding:
+    """The comparison a sentence rests on: the best of those that beat batch norm, else of
+    the ties, else of those that did worse."""
+    return sorted(groups[1] or groups[0] or groups[-1], key=lambda f: -f.mean_a)[0]
+
+
+def _winners(by: dict[str, Finding], model: str, batch: int) -> list[Finding]:
+    """The norms that beat batch norm, best first. A recommendation names a norm: the no-norm
+    control can beat batch norm, never replace it."""
+    return sorted((f for f in _groups(by, model, batch)[1] if f.a != LABELS["no_norm"]),
+                  key=lambda f: -f.mean_a)
+
+
+def verdict(found: list[Finding], models: list[str], small: int, normal: int) -> Verdict:
+    """The first network at the smallest batch size, with a clause on whether any norm beat
+    batch norm there on each other network; the first network at the normal batch size; the
+    advice. Its first finding (the headline) is the first network's comparison at the
+    smallest batch size."""
     by = {f.key: f for f in found}
-    name = MODEL_NAMES[model]
+    head = MODEL_NAMES[models[0]]
     keys: list[str] = []
+    other_keys: list[str] = []
     parts: list[str] = []
     for batch in dict.fromkeys((small, normal)):
-        groups = _groups(by, model, batch)
+        groups = _groups(by, models[0], batch)
         if any(groups.values()):
-            parts.append(f"At batch {batch} on the {name}, {_standing(groups)}.")
-            ranked = sorted(groups[1] or groups[0] or groups[-1], key=lambda f: -f.mean_a)
-            keys.append(ranked[0].key)
+            others = _others(by, models[1:], small, other_keys) if batch == small else ""
+            parts.append(f"At batch {batch} on the {head}, {_standing(groups)}{others}.")
+            keys.append(_lead(groups).key)
     if not parts:
         return Verdict("This run had no batch-norm arm to compare the other norms with.", ())
-    # A recommendation names a norm: the no-norm control can beat batch norm, never replace it.
-    tiny = sorted((f for f in _groups(by, model, small)[1] if f.a != LABELS["no_norm"]),
-                  key=lambda f: -f.mean_a)
-    beaten = _groups(by, model, normal)[1] or tiny
-    if tiny and small != normal:
-        parts.append(f"So with batches as small as {small}, use {tiny[0].a} instead of "
-                     "batch norm.")
-    elif not beaten:
-        parts.append("So batch norm is a sound default here.")
-    return Verdict(" ".join(parts), tuple(keys))
+    advice = _advice(by, models, small, normal)
+    return Verdict(" ".join(parts + ([advice] if advice else [])), tuple(keys + other_keys))
+
+
+def _others(by: dict[str, Finding], models: list[str], small: int, keys: list[str]) -> str:
+    """'; on the 1-D CNN, none beat it reliably': the small-batch question on the other
+    networks, whose leading comparisons are added to `keys`."""
+    out = ""
+    for model in models:
+        groups = _groups(by, model, small)
+        if any(groups.values()):
+            beat = _names(groups[1]) if groups[1] else "none"
+            out += f"; on the {MODEL_NAMES[model]}, {beat} beat it" + (
+                "" if groups[1] else " reliably")
+            keys.append(_lead(groups).key)
+    return out
+
+
+def _advice(by: dict[str, Finding], models: list[str], small: int, normal: int) -> str:
+    tiny = {m: _winners(by, m, small) for m in models} if small != normal else {}
+    shown = [m for m in models if tiny.get(m)]
+    if shown:
+        # Norms that beat batch norm are not compared with each other, so all are named.
+        where = f" on the {MODEL_NAMES[shown[0]]}" if len(models) > 1 else ""
+        return (f"So at batch {small}{where}, use {_names(tiny[shown[0]], 'or')} instead of "
+                "batch norm.")
+    # Not even the no-norm control may have beaten it anywhere the verdict speaks of.
+    beaten = _groups(by, models[0], normal)[1] + [
+        f for m in models for f in _groups(by, m, small)[1]]
+    return "" if beaten else "So batch norm is a sound default here."
