@@ -62,11 +62,19 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+READ_ONLY = "bnlab_read_only"  # execution option of the engine behind read sessions
+
+
 def _sqlite_on_begin(connection) -> None:
     # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
     # writes fails at once ("database is locked") when another writer committed in between;
-    # with IMMEDIATE it waits its turn under the busy timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # with IMMEDIATE it waits its turn under the busy timeout instead. A read-only session
+    # never writes, so it begins deferred: under WAL it then holds no lock at all, and a long
+    # page or a poll never keeps a worker's progress write waiting.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # Every Database of this process, so a forked child can drop the parent's pooled connections.
@@ -86,6 +94,8 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         self._head: str | None = None
         _databases.add(self)
 
@@ -95,6 +105,12 @@ class Database:
 
     def session(self) -> Session:
         return self._sessions()
+
+    def read_session(self) -> Session:
+        """A session for reading only: on SQLite its transactions take no write lock (on
+        PostgreSQL it is an ordinary session). Writing through it is a mistake; SQLite may
+        refuse the write with "database is locked" when another writer got there first."""
+        return self._read_sessions()
 
     @contextmanager
     def transaction(self):
@@ -115,7 +131,7 @@ class Database:
         """The schema's current Alembic revision (None before the first upgrade)."""
         from alembic.runtime.migration import MigrationContext
 
-        with self.engine.connect() as connection:
+        with self._read_engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def head(self) -> str:
@@ -127,7 +143,7 @@ class Database:
         return self._head
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        with self._read_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def ensure_schema(self) -> None:
@@ -177,11 +193,13 @@ def get_db() -> Database:
 
 
 def get_session() -> Session:
-    """The app context's session, opened on first use and closed at teardown."""
-    from flask import g
+    """The app context's session, opened on first use and closed at teardown: a read session
+    for GET and HEAD requests, which change nothing, an ordinary one otherwise."""
+    from flask import g, has_request_context, request
 
     if "db_session" not in g:
-        g.db_session = get_db().session()
+        reading = has_request_context() and request.method in ("GET", "HEAD")
+        g.db_session = get_db().read_session() if reading else get_db().session()
     return g.db_session
 
 
