@@ -27,7 +27,7 @@ def test_posts_are_well_formed(posts):
         assert set(post) == {"id", "split", "source", "url", "kind", "labels", "text"}, post
         assert post["id"] not in seen
         seen.add(post["id"])
-        assert post["split"] in ("tune", "dev", "test")
+        assert post["split"] in ("tune", "dev", "test", "pool")
         assert urlparse(post["url"]).scheme == "https" and post["source"]
         assert set(post["labels"]) <= ids and len(set(post["labels"])) == len(post["labels"])
         want = "offtopic" if not post["labels"] else "single" if len(post["labels"]) == 1 \
