@@ -35,11 +35,10 @@ def run(ctx: RunContext) -> Result:
             figures.figure_eval_vs_train(ctx, rows, p["arms"]),
             figures.figure_curves(ctx, measured.curves, p["arms"], small)]
     values = {**p, "model_name": "An MLP" if p["model"] == "mlp" else "A 1-D CNN",
-              "epochs_text": f"{p['epochs']} epoch" + ("s" if p["epochs"] != 1 else ""),
+              "training": training_text(p, sizes, measured.steps, len(data.y_train)),
               "sizes": ", ".join(map(str, sizes)), "n_train": len(data.y_train),
               "n_test": len(data.y_test), "lr_rule": RULES[p["lr_rule"]],
-              "optimizer": "SGD with momentum" if p["optimizer"] == "sgd" else "Adam",
-              "steps": ", ".join(f"{measured.steps[b]:,}" for b in sizes)}
+              "optimizer": "SGD with momentum" if p["optimizer"] == "sgd" else "Adam"}
     return build_result(
         ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA,
         verdict=verdict(found, small, normal), findings=found, rows=rows, figures=figs,
@@ -48,6 +47,19 @@ def run(ctx: RunContext) -> Result:
         dataset=data.describe(), setup=load_text(__name__, "setup.md", values),
         cells_table=cells_table(rows, sizes), why=load_text(__name__, "why.md", {}),
         limits=load_text(__name__, "limits.md", values))
+
+
+def training_text(p: dict, sizes: list[int], steps: dict[int, int], n_train: int) -> str:
+    """How long each batch size trained, naming the sizes that `min_steps` lengthened."""
+    epochs = f"{p['epochs']} epoch" + ("s" if p["epochs"] != 1 else "")
+    counts = ", ".join(f"{steps[b]:,}" for b in sizes)
+    lifted = [b for b in sizes if steps[b] > p["epochs"] * (n_train // b)]
+    if not lifted:
+        return f"for {epochs}, so smaller batches took more steps ({counts})"
+    names = ", ".join(f"batch {b} ({steps[b] * b / n_train:.0f} epochs)" for b in lifted)
+    return (f"for {epochs}, but never for fewer than {p['min_steps']:,} steps, so {names} "
+            f"trained longer: at matched epochs a large batch takes few steps and would be "
+            f"judged while still learning. Steps per batch size: {counts}")
 
 
 def cells_table(rows: list[dict], sizes: list[int]) -> str:
