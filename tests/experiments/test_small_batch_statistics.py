@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from experiments import catalog
-from experiments.questions.small_batch_statistics import training_text
+from experiments.questions.small_batch_statistics import not_run_text, training_text
 from experiments.questions.small_batch_statistics.findings import findings, verdict
 from experiments.questions.small_batch_statistics.spec import training_steps
 from experiments.runner import Cell, Cells
@@ -68,6 +68,18 @@ def test_training_steps_and_their_description():
     assert "6,000, 3,000" in text
     plain = training_text({**p, "min_steps": 0}, [4, 32], {4: 6000, 32: 750}, 4000)
     assert plain == "for 6 epochs, so smaller batches took more steps (6,000, 750)"
+
+
+def test_arms_left_out_are_named():
+    assert not_run_text(list(LABELS)) == ""
+    assert not_run_text(["batchnorm", "ewa_forward", "no_norm"]) == (
+        " Not run here: batch renorm, group norm.")
+
+
+def test_quick_trains_batch_32_past_the_early_lead_of_running_averages():
+    p = catalog.get(ID).resolve("quick")
+    assert training_steps(p, 32, 4000) >= 3000 and p["seeds"] >= 3
+    assert {"batchnorm", "ewa_forward", "no_norm"} <= set(p["arms"])
 
 
 def test_figures_are_the_three_promised_key_figure_first(result):
