@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from experiments import catalog
+from experiments.questions.small_batch_statistics import not_run_text, training_text
 from experiments.questions.small_batch_statistics.findings import findings, verdict
+from experiments.questions.small_batch_statistics.spec import training_steps
 from experiments.runner import Cell, Cells
 
 from .result_checks import check_rejected, check_result
@@ -43,6 +45,41 @@ def test_the_verdict_speaks_to_the_askers_batch_size(result):
                                                "At batch 16"))
     assert "ewa_forward_vs_batchnorm_b16" in data["verdict"]["findings"]
     assert "--set asked_batch_sizes=16" in data["reproduce"]
+
+
+def test_min_steps_lengthens_only_the_batch_sizes_that_epochs_leave_short(result):
+    _, data = result
+    p = data["params"]
+    n_train = data["provenance"]["dataset"]["n_train"]
+    steps = {r["batch_size"]: r["steps"] for r in data["rows"]}
+    for b, s in steps.items():
+        assert s == max(p["epochs"] * (n_train // b), p["min_steps"])
+    assert p["min_steps"] in steps.values()  # the smoke preset exercises the floor
+    assert f"never for fewer than {p['min_steps']:,} steps" in data["summary_markdown"]
+
+
+def test_training_steps_and_their_description():
+    p = {"epochs": 6, "min_steps": 3000}
+    assert training_steps(p, 4, 4000) == 6000  # epochs already give more
+    assert training_steps(p, 32, 4000) == 3000  # lifted from 750
+    assert training_steps({**p, "min_steps": 0}, 32, 4000) == 750
+    text = training_text(p, [4, 32], {4: 6000, 32: 3000}, 4000)
+    assert "batch 32 (24 epochs)" in text and "batch 4 (" not in text
+    assert "6,000, 3,000" in text
+    plain = training_text({**p, "min_steps": 0}, [4, 32], {4: 6000, 32: 750}, 4000)
+    assert plain == "for 6 epochs, so smaller batches took more steps (6,000, 750)"
+
+
+def test_arms_left_out_are_named():
+    assert not_run_text(list(LABELS)) == ""
+    assert not_run_text(["batchnorm", "ewa_forward", "no_norm"]) == (
+        " Not run here: batch renorm, group norm.")
+
+
+def test_quick_trains_batch_32_past_the_early_lead_of_running_averages():
+    p = catalog.get(ID).resolve("quick")
+    assert training_steps(p, 32, 4000) >= 3000 and p["seeds"] >= 3
+    assert {"batchnorm", "ewa_forward", "no_norm"} <= set(p["arms"])
 
 
 def test_figures_are_the_three_promised_key_figure_first(result):
@@ -167,6 +204,7 @@ def test_one_seed_gives_no_claimed_difference():
     ({"asked_batch_sizes": [1]}, "asked_batch_sizes"),
     ({"arms": ["batchnorm", "magic"]}, "arms"),
     ({"epochs": 0}, "epochs"),
+    ({"min_steps": -1}, "min_steps"),
     ({"seeds": 100}, "seeds"),
     ({"nope": 1}, "nope"),
 ])

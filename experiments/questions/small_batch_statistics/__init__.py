@@ -19,7 +19,7 @@ from ...writeup import build_result, load_text, mean_pm, table
 from . import figures
 from .findings import findings, verdict
 from .measure import measure
-from .spec import ID, LABELS, RULES, SCHEMA
+from .spec import ARMS, ID, LABELS, RULES, SCHEMA
 
 
 def run(ctx: RunContext) -> Result:
@@ -35,11 +35,11 @@ def run(ctx: RunContext) -> Result:
             figures.figure_eval_vs_train(ctx, rows, p["arms"]),
             figures.figure_curves(ctx, measured.curves, p["arms"], small)]
     values = {**p, "model_name": "An MLP" if p["model"] == "mlp" else "A 1-D CNN",
-              "epochs_text": f"{p['epochs']} epoch" + ("s" if p["epochs"] != 1 else ""),
+              "training": training_text(p, sizes, measured.steps, len(data.y_train)),
+              "not_run": not_run_text(p["arms"]),
               "sizes": ", ".join(map(str, sizes)), "n_train": len(data.y_train),
               "n_test": len(data.y_test), "lr_rule": RULES[p["lr_rule"]],
-              "optimizer": "SGD with momentum" if p["optimizer"] == "sgd" else "Adam",
-              "steps": ", ".join(f"{measured.steps[b]:,}" for b in sizes)}
+              "optimizer": "SGD with momentum" if p["optimizer"] == "sgd" else "Adam"}
     return build_result(
         ctx, type_id=ID, title=QUESTION.title, schema=SCHEMA,
         verdict=verdict(found, small, normal), findings=found, rows=rows, figures=figs,
@@ -48,6 +48,26 @@ def run(ctx: RunContext) -> Result:
         dataset=data.describe(), setup=load_text(__name__, "setup.md", values),
         cells_table=cells_table(rows, sizes), why=load_text(__name__, "why.md", {}),
         limits=load_text(__name__, "limits.md", values))
+
+
+def training_text(p: dict, sizes: list[int], steps: dict[int, int], n_train: int) -> str:
+    """How long each batch size trained, naming the sizes that `min_steps` lengthened."""
+    epochs = f"{p['epochs']} epoch" + ("s" if p["epochs"] != 1 else "")
+    counts = ", ".join(f"{steps[b]:,}" for b in sizes)
+    lifted = [b for b in sizes if steps[b] > p["epochs"] * (n_train // b)]
+    if not lifted:
+        return f"for {epochs}, so smaller batches took more steps ({counts})"
+    names = ", ".join(f"batch {b} ({steps[b] * b / n_train:.0f} epochs)" for b in lifted)
+    return (f"for {epochs}, but never for fewer than {p['min_steps']:,} steps, so {names} "
+            f"trained longer: at matched epochs a large batch takes few steps and would be "
+            f"judged while still learning. Steps per batch size: {counts}")
+
+
+def not_run_text(arms: list[str]) -> str:
+    """Names the type's standard arms that this run left out, so a reader does not take their
+    absence from the tables for a result."""
+    missing = [LABELS[a] for a in ARMS if a not in arms]
+    return f" Not run here: {', '.join(missing)}." if missing else ""
 
 
 def cells_table(rows: list[dict], sizes: list[int]) -> str:

@@ -25,7 +25,10 @@ def figure_accuracy(ctx, rows, arms):
         figures.band(ax, x, mean, lo, hi, LABELS[arm], i, clip=(0, 1),
                      linestyle="--" if arm == "precise_bn" else "-")
     figures.batch_axis(ax, sorted({r["batch_size"] for r in rows}))
-    ax.set_xlabel("batch size (epochs matched)")
+    floor = ctx.params["min_steps"]
+    lifted = floor > 0 and any(r.get("steps") == floor for r in rows)  # min_steps took effect
+    ax.set_xlabel(f"batch size (epochs matched, at least {floor:,} steps)" if lifted
+                  else "batch size (epochs matched)")
     ax.set_ylabel("test accuracy (eval mode)")
     ax.set_title("Test accuracy against batch size, mean and 95% CI over seeds")
     figures.legend_below(ax)

@@ -1,9 +1,10 @@
 """small_batch_statistics: train every arm x seed at each batch size, and measure the cells.
 
 All arms and seeds of one batch size train as one batched model, at equal epochs (so small
-batches take more steps). After training, the batch-norm arm is also evaluated with its
-running statistics recomputed on the whole training set ("precise" statistics, Wu & Johnson
-2021), which separates stale running averages from a worse network.
+batches take more steps), except that no batch size trains fewer than `min_steps` steps.
+After training, the batch-norm arm is also evaluated with its running statistics recomputed
+on the whole training set ("precise" statistics, Wu & Johnson 2021), which separates stale
+running averages from a worse network.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ...result import RunContext
 from ...runner import Cell, Cells, split_cells
 from ...sweeps import batch_sizes
 from ...trainer import TrainConfig, Trainer
-from .spec import arm_spec, scaled_lr
+from .spec import arm_spec, scaled_lr, training_steps
 
 
 @dataclass
@@ -32,8 +33,9 @@ class Measured:
 def measure(ctx: RunContext, data: datasets.Dataset) -> Measured:
     p = ctx.params
     sizes = batch_sizes(p)
-    weights = np.array([len(data.y_train) // b * b for b in sizes], dtype=float)
-    weights /= weights.sum()  # progress share per batch size: work grows with epochs x data
+    n = len(data.y_train)
+    weights = np.array([training_steps(p, b, n) * b for b in sizes], dtype=float)
+    weights /= weights.sum()  # progress share per batch size: work grows with steps x batch
     out = Measured(Cells())
     done = 0.0
     for b, share in zip(sizes, weights, strict=True):
@@ -46,7 +48,9 @@ def train_one_size(ctx: RunContext, data: datasets.Dataset, batch_size: int, don
                    share: float, out: Measured) -> None:
     p = ctx.params
     arms, n_seeds = p["arms"], p["seeds"]
-    cfg = TrainConfig(batch_size=batch_size, epochs=p["epochs"], optimizer=p["optimizer"],
+    cfg = TrainConfig(batch_size=batch_size, steps=training_steps(p, batch_size,
+                                                                  len(data.y_train)),
+                      optimizer=p["optimizer"],
                       lr=scaled_lr(p, batch_size), momentum=p["momentum"], n_evals=8,
                       eval_train_mode=True)
     steps = cfg.total_steps(len(data.y_train))
