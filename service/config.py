@@ -61,8 +61,8 @@ class Settings:
     # counts the client's address, not the proxy's, and sign-ins made over HTTPS get Secure
     # cookies. Without a proxy keep 0, or any client could claim another address.
     proxy_hops: int = 0
-    # Threads of the embedded local worker.
-    local_workers: int = 1
+    # Threads of the embedded local worker: 0 means one per core, so a post's asks overlap.
+    local_workers: int = 0
     # Where experiments cache generated datasets (read by experiments.datasets directly).
     data_dir: str = "data"
     # Seconds between progress writes to a job row; progress callbacks in between are dropped.
@@ -124,8 +124,8 @@ class Settings:
         if self.visibility_timeout <= self.hard_time_limit:
             raise ConfigError(f"visibility_timeout ({self.visibility_timeout} s) must exceed "
                               f"hard_time_limit ({self.hard_time_limit} s)")
-        if self.max_attempts < 1 or self.local_workers < 1:
-            raise ConfigError("max_attempts and local_workers must be at least 1")
+        if self.max_attempts < 1 or self.local_workers < 0:
+            raise ConfigError("max_attempts must be at least 1 and local_workers at least 0")
         if self.progress_interval < 0:
             raise ConfigError("progress_interval must not be negative")
         timings = ("heartbeat_interval", "stale_after", "reconcile_interval", "broker_timeout",

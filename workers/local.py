@@ -4,7 +4,7 @@ Used when no Redis is configured (`bnlab serve`, `bnlab ask` out of the box). Jo
 the same `execute_job` as on Celery workers. Threads cannot be killed, so there are no time
 limits here and a cancelled job stops at its next progress write.
 
-The asks of one post overlap: one thread per core (or `local_workers`, if more), and while
+The asks of one post overlap: one thread per core (unless `local_workers` says how many), and while
 several jobs run each gets an equal share of the cores as torch intra-op threads (these small
 models gain more from running side by side than from splitting one step over threads). The
 count does not follow the machine's load: the load average trails by a minute, so just after
@@ -35,7 +35,7 @@ class LocalWorker:
         self._lock = threading.Lock()
         self._reconciler = None
         self._running = 0
-        self.slots = max(settings.local_workers, os.cpu_count() or 1)
+        self.slots = settings.local_workers or os.cpu_count() or 1
 
     def submit(self, job_id: int) -> None:
         self._start()

@@ -83,7 +83,9 @@ def test_no_cuda_call_before_the_worker_forks():
 @pytest.mark.slow
 def test_the_soft_time_limit_fails_the_job_with_the_reason(postgresql_database, start_worker):
     worker = start_worker("limits", soft_time_limit=1, hard_time_limit=60)
-    job_id = submit(postgresql_database, worker.settings, {"batch_sizes": [4], "epochs": 3})
+    # Long enough to outlast the 1 s limit on any machine (tens of seconds if it were not
+    # stopped).
+    job_id = submit(postgresql_database, worker.settings, {"batch_sizes": [4], "epochs": 30})
     row = wait_for_row(postgresql_database, job_id, lambda r: r.finished)
     assert row.state == "failed", worker.log()
     assert row.error == "time limit: the job ran longer than 1 s and was stopped"

@@ -283,5 +283,5 @@ def test_the_local_worker_shares_the_cores_among_running_jobs(settings, monkeypa
     monkeypatch.setattr(local.os, "cpu_count", lambda: 4)
     # One thread per core whatever the load average says (it trails by a minute).
     monkeypatch.setattr(local.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
-    assert local.LocalWorker(settings.replace(local_workers=1)).slots == 4
-    assert local.LocalWorker(settings.replace(local_workers=6)).slots == 6
+    assert local.LocalWorker(settings.replace(local_workers=0)).slots == 4
+    assert local.LocalWorker(settings.replace(local_workers=1)).slots == 1  # as configured
