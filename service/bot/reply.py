@@ -189,7 +189,7 @@ def _find_own_reply(ctx: BotContext, session: Session, row: ForumPost) -> Posted
     None also when the topic cannot be read (then posting is the only way on)."""
     try:
         return ctx.discourse.find_reply(row.topic_id, row.post_number,
-                                        skip=store.replies_in_topic(session, row.topic_id))
+                                        skip=store.recorded_reply_ids(session, row.topic_id))
     except (Rejected, Unavailable) as exc:
         log.warning("forum post %s: could not look for an earlier reply: %s", row.post_id, exc)
         return None

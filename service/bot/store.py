@@ -149,9 +149,9 @@ def claim_reply(session: Session, row: ForumPost, max_in_topic: int,
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(ForumPost.id).where(neighbours).order_by(ForumPost.id)
                         .with_for_update())
-    if _replies_in_topic(session, row) >= max_in_topic:
+    if _other_replies_in_topic(session, row) >= max_in_topic:
         reason = "guard: the bot has posted its limit in this topic"
-    elif _answers_for_user_today(session, row) >= max_answers_per_day:
+    elif _other_answers_for_user_today(session, row) >= max_answers_per_day:
         reason = "guard: this user has had the day's answers"
     else:
         touch(session, row, kind="answer")  # commits, which releases the locks
@@ -166,12 +166,12 @@ def _holds_reply():
         ForumPost.kind.is_not(None) & ForumPost.state.in_(OPEN_FORUM_STATES))
 
 
-def _replies_in_topic(session: Session, row: ForumPost) -> int:
+def _other_replies_in_topic(session: Session, row: ForumPost) -> int:
     return session.scalar(select(func.count()).select_from(ForumPost).where(
         ForumPost.topic_id == row.topic_id, ForumPost.id != row.id, _holds_reply())) or 0
 
 
-def _answers_for_user_today(session: Session, row: ForumPost) -> int:
+def _other_answers_for_user_today(session: Session, row: ForumPost) -> int:
     """Answers (not help replies) the bot gave or is giving a user over the last 24 hours."""
     since = utcnow() - timedelta(days=1)
     return session.scalar(select(func.count()).select_from(ForumPost).where(
@@ -179,7 +179,7 @@ def _answers_for_user_today(session: Session, row: ForumPost) -> int:
         _holds_reply(), ForumPost.created_at >= since)) or 0
 
 
-def replies_in_topic(session: Session, topic_id: int) -> set[int]:
+def recorded_reply_ids(session: Session, topic_id: int) -> set[int]:
     """Ids of the replies rows have recorded in a topic."""
     return set(session.scalars(select(ForumPost.reply_post_id).where(
         ForumPost.topic_id == topic_id, ForumPost.reply_post_id.is_not(None))))
