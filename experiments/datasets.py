@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,19 +50,38 @@ def data_dir() -> Path:
     return Path(os.environ.get("BNLAB_DATA_DIR", "data"))
 
 
+# Local workers are threads of one process: generation seeds NumPy's global generator, so two
+# threads making data at once would draw from each other's state. One lock serialises making
+# and writing; reading a finished file needs none.
+_MAKE_LOCK = threading.Lock()
+
+
 def _cached(name: str, args: dict[str, Any], make: Callable[[], dict[str, np.ndarray]]
             ) -> dict[str, np.ndarray]:
     key = hashlib.sha256(json.dumps([name, args], sort_keys=True).encode()).hexdigest()[:16]
     path = data_dir() / f"{name}-{key}.npz"
     if path.exists():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    arrays = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
+        return _read(path)
+    with _MAKE_LOCK:
+        if path.exists():  # another thread made it while this one waited
+            return _read(path)
+        arrays = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A name unique to this write: other processes may be writing the same file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.stem}.", suffix=".tmp.npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return arrays
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
 
 
 # Generation arguments a caller may change to make a shifted variant of MNIST-1D (other

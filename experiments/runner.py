@@ -15,6 +15,7 @@ seed, and the row says on how many seeds they rest (`<metric>_n`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,13 +133,18 @@ class Cells:
         return len(self.items)
 
 
+# The global generator is one per process, and local workers are threads: two runs drawing
+# from it at once would take each other's numbers, so they hold it one at a time.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
 @contextmanager
 def seeded_global_rng(device: torch.device, seed: int = 0) -> Iterator[None]:
     """For experiments whose randomness (dropout masks, injected noise, input shifts) draws
     from torch's global generator: seeded for a reproducible run, and the caller's random
     state restored afterwards."""
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
         torch.random.default_generator.manual_seed(seed)
         if devices:
             torch.cuda.manual_seed(seed)  # the current device, which a bare "cuda" means

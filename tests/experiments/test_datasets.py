@@ -38,3 +38,35 @@ def test_generation_does_not_touch_the_network(tmp_path, monkeypatch):
 def test_unknown_dataset():
     with pytest.raises(ParamError, match="valid: mnist1d"):
         datasets.load("imagenet")
+
+
+def test_threads_making_data_at_once_get_what_one_alone_would(tmp_path, monkeypatch):
+    """Local workers are threads of one process: they may ask for the same file, or for
+    variants, at the same moment. Each gets the data a lone caller gets, and no file is lost."""
+    import threading
+
+    asks = [dict(num_samples=400), dict(num_samples=400),
+            dict(num_samples=400, shear_scale=1.5), dict(num_samples=400, iid_noise_scale=0.3)]
+    monkeypatch.setenv("BNLAB_DATA_DIR", str(tmp_path / "alone"))
+    alone = [datasets.load("mnist1d", **a).x_train for a in asks]
+
+    monkeypatch.setenv("BNLAB_DATA_DIR", str(tmp_path / "together"))
+    start, got, errors = threading.Barrier(len(asks)), [None] * len(asks), []
+
+    def ask(i):
+        try:
+            start.wait()
+            got[i] = datasets.load("mnist1d", **asks[i]).x_train
+        except Exception as exc:  # reported below; a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(asks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(torch.equal(a, b) for a, b in zip(alone, got, strict=True))
+    together = tmp_path / "together"
+    assert len(list(together.glob("mnist1d-*.npz"))) == 3
+    assert not list(together.glob("*.tmp.npz"))

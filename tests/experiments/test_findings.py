@@ -167,3 +167,32 @@ def test_the_seeded_global_generator_is_reproducible_and_restores_the_callers():
         second = torch.rand(3)
     assert torch.equal(first, second)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_runs_on_two_threads_draw_what_each_would_alone():
+    """Local workers are threads sharing torch's one global generator."""
+    import threading
+
+    import torch
+
+    from experiments.runner import seeded_global_rng
+
+    def draws(seed, out, start=None):
+        if start:
+            start.wait()
+        with seeded_global_rng(torch.device("cpu"), seed):
+            for _ in range(300):
+                out.append(float(torch.rand(())))
+                threading.Event().wait(0.0001)  # let the other thread in, were it allowed
+
+    alone = {s: [] for s in (1, 2)}
+    for s, out in alone.items():
+        draws(s, out)
+    together, start = {s: [] for s in (1, 2)}, threading.Barrier(2)
+    threads = [threading.Thread(target=draws, args=(s, out, start))
+               for s, out in together.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
