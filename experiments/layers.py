@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 def member_generators(seeds: Sequence[int]) -> list[torch.Generator]:
@@ -40,9 +41,39 @@ class Linear(nn.Module):
         self.bias = nn.Parameter(_uniform((out_features,), bound, gens)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (M, N, in) -> (M, N, out)
+        if (self.weight.shape[-1] < NARROW and x.device.type == "cpu"
+                and not torch.compiler.is_compiling()):
+            return _NarrowLinear.apply(x, self.weight, self.bias)
         if self.bias is None:
             return torch.bmm(x, self.weight)
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+
+
+# CPU batched matmuls whose output rows are shorter than one AVX-512 register of floats run
+# 4-7x slower than the same product computed transposed (measured at 8 members, 128->10 at
+# batch 128: 323 us against 67 forward, 273 against 57 for the weight gradient). A classifier
+# head with 10 classes is such a layer, so it computes those two products the other way round.
+NARROW = 16
+
+
+class _NarrowLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        xt, wt = x.transpose(1, 2), weight.transpose(1, 2)  # (M, in, N), (M, out, in)
+        yt = torch.bmm(wt, xt) if bias is None else torch.baddbmm(bias.unsqueeze(2), wt, xt)
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return yt.transpose(1, 2).contiguous()  # (M, N, out)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        gx = torch.bmm(g, weight.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        gw = (torch.bmm(g.transpose(1, 2), x).transpose(1, 2)
+              if ctx.needs_input_grad[1] else None)
+        gb = g.sum(1) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gx, gw, gb
 
 
 class Conv1d(nn.Module):

@@ -87,3 +87,32 @@ def test_member_cross_entropy_of_non_finite_logits_is_not_finite():
     logits[1, 0, 3] = float("inf")
     loss = fused.member_cross_entropy(logits, torch.zeros(2, 4, dtype=torch.long))
     assert torch.isfinite(loss[0]) and not torch.isfinite(loss[1])
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_narrow_linear_matches_the_plain_batched_product(bias):
+    """A classifier head (10 outputs) takes the transposed products on the CPU; values and
+    every gradient equal the plain batched product's."""
+    from experiments import layers
+
+    gens = layers.member_generators(range(M))
+    head = layers.Linear(16, 10, gens, bias=bias).double()
+    assert head.weight.shape[-1] < layers.NARROW  # the narrow path is the one under test
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(M, N, 16, generator=g, dtype=torch.float64)
+    upstream = torch.randn(M, N, 10, generator=g, dtype=torch.float64)
+
+    ours_x = leaf(x)
+    y = head(ours_x)
+    assert y.is_contiguous()
+    y.backward(upstream)
+    params = [head.weight] + ([head.bias] if bias else [])
+    ours = [ours_x.grad, *(p.grad for p in params)]
+
+    ref_x, ref_params = leaf(x), [leaf(p) for p in params]
+    ref_y = (torch.baddbmm(ref_params[1].unsqueeze(1), ref_x, ref_params[0]) if bias
+             else torch.bmm(ref_x, ref_params[0]))
+    ref_y.backward(upstream)
+    assert_close(y, ref_y)
+    for a, b in zip(ours, [ref_x.grad, *(p.grad for p in ref_params)], strict=True):
+        assert_close(a, b)
