@@ -19,6 +19,7 @@ import torch
 from .errors import NotImplementedQuestion, UnknownQuestionType
 from .params import Schema
 from .result import ProgressFn, Result, RunContext
+from .threads import budget as threads_budget
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,15 @@ class QuestionType:
 def cpu_threads(device: torch.device, threads: int = 1) -> Iterator[None]:
     """One intra-op thread while an experiment trains on the CPU. Its tensors are small, so
     more threads add synchronisation, not speed: on a busy 2-core machine two threads made a
-    step several times slower than one, and parallel workers each get a core this way."""
+    step several times slower than one, and parallel workers each get a core this way.
+    Where the process shares its cores out between runs (experiments.threads.budget), a run
+    starts with its share instead, and its trainers choose between 1 and the share by timing."""
     if device.type != "cpu":
         yield
         return
     saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    share = threads_budget()
+    torch.set_num_threads(threads if share is None else share)
     try:
         yield
     finally:

@@ -12,15 +12,35 @@ split work across outputs, not across sums (tests/experiments/test_threads.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
+
+# How many intra-op threads this process may give one training run now, where something
+# shares the cores out between runs (the embedded worker runs a post's asks side by side on
+# threads of one process): None elsewhere, where a run keeps the count it started with.
+_budget: Callable[[], int] | None = None
+
+
+def set_budget(source: Callable[[], int] | None) -> None:
+    """Register (or, with None, remove) the process's source of the per-run thread budget."""
+    global _budget
+    _budget = source
+
+
+def budget() -> int | None:
+    """The per-run thread budget now, at least 1, or None when nothing shares the cores."""
+    source = _budget
+    return None if source is None else max(1, int(source()))
 
 
 class ThreadTuner:
     """Call `before_step()` and `after_step()` around each training step; `restore()` at the
     end puts back the thread count found at the start.
 
-    `threads`: a fixed count, or None to choose between 1 and the count found at the start.
+    `threads`: a fixed count, or None to choose between 1 and the count found at the start,
+    or, where a budget is set (`set_budget`), between 1 and the budget as it changes: a run
+    left alone after the others finished takes the freed cores at its next step.
     """
 
     def __init__(self, threads: int | None = None, probe_steps: int = 2,
@@ -28,7 +48,10 @@ class ThreadTuner:
         self.initial = torch.get_num_threads()
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        self.candidates = [threads] if threads is not None else sorted({1, self.initial})
+        self.fixed = threads is not None
+        self._budget = budget()
+        top = self._budget if self._budget is not None else self.initial
+        self.candidates = [threads] if threads is not None else sorted({1, top})
         self.probe_steps, self.recheck_s = probe_steps, recheck_s
         self.current = self.candidates[-1]
         self._started = False
@@ -43,6 +66,8 @@ class ThreadTuner:
         if not self._started:
             self._started = True
             torch.set_num_threads(self.current)
+        if not self.fixed and self._budget is not None:
+            self._follow_budget()
         if len(self.candidates) < 2:
             return
         if self._skip > 0:
@@ -68,6 +93,17 @@ class ThreadTuner:
             self.current = min(self.candidates, key=lambda c: min(self._times[c]))
             torch.set_num_threads(self.current)
             self._chosen_at = time.perf_counter()
+
+    def _follow_budget(self) -> None:
+        now = budget()
+        if now is None or now == self._budget:
+            return
+        # The share changed (a run started or finished): choose again among the new counts.
+        self._budget = now
+        self.candidates = sorted({1, now})
+        self._plan, self._probing, self._chosen_at = [], None, None
+        self.current = now
+        torch.set_num_threads(self.current)
 
     def restore(self) -> None:
         if self._started:

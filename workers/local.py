@@ -7,6 +7,8 @@ limits here and a cancelled job stops at its next progress write.
 The asks of one post overlap: one thread per core (unless `local_workers` says how many), and while
 several jobs run each gets an equal share of the cores as torch intra-op threads (these small
 models gain more from running side by side than from splitting one step over threads). The
+share follows the count of running jobs (experiments.threads.set_budget): the last job of a
+post takes the cores the others freed at its next step, if timing says they help. The
 count does not follow the machine's load: the load average trails by a minute, so just after
 an install or another run it reads a free machine as busy (the seed post's asks were measured
 running one after another at a load of 1.6 on 2 idle cores), and jobs sharing a busy core one
@@ -71,11 +73,20 @@ class LocalWorker:
 
                 self._reconciler = Reconciler(self.settings, LocalDispatcher(self),
                                               db=database_for(self.settings)).start()
+                # Runs on these threads share the cores: each may use its share of them as
+                # intra-op threads, which grows when the others finish.
+                from experiments import threads
+
+                threads.set_budget(self.thread_share)
             while len(self._threads) < self.slots:
                 thread = threading.Thread(target=self._run, daemon=True,
                                           name=f"bnlab-local-{len(self._threads) + 1}")
                 thread.start()
                 self._threads.append(thread)
+
+    def thread_share(self) -> int:
+        """Intra-op threads for each running job now."""
+        return intra_op_threads(os.cpu_count() or 1, self._running)
 
     def _run(self) -> None:
         import torch

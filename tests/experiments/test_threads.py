@@ -73,3 +73,39 @@ def test_run_progress_is_clipped_and_never_goes_backwards(tmp_path):
     for f in (0.2, 0.1, 1.5, 0.9):
         ctx.progress(f, "x")
     assert seen == [0.2, 0.2, 1.0, 1.0]
+
+
+def test_a_run_follows_the_share_of_the_cores_as_it_changes(monkeypatch, two_threads):
+    """Where the embedded worker shares the cores, a run started beside another gets one
+    thread, takes the second once it runs alone (if timing says it helps), and gives it back
+    when another run starts."""
+    share = [1]
+    monkeypatch.setattr(threads, "_budget", lambda: share[0])
+    clock = FakeClock({1: 2.0, 2: 1.0})
+    monkeypatch.setattr(threads.time, "perf_counter", clock)
+    tuner = threads.ThreadTuner(recheck_s=1000.0)
+    for _ in range(5):
+        clock.step(tuner)
+    assert tuner.candidates == [1] and torch.get_num_threads() == 1
+    share[0] = 2  # the other run finished
+    for _ in range(6):
+        clock.step(tuner)
+    assert tuner.current == 2 and torch.get_num_threads() == 2
+    share[0] = 1  # another run started
+    clock.step(tuner)
+    assert torch.get_num_threads() == 1
+    tuner.restore()
+    assert torch.get_num_threads() == 2
+
+
+def test_an_experiment_starts_with_its_share_where_one_is_set(monkeypatch, two_threads):
+    from experiments.catalog import cpu_threads
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(threads, "_budget", None)
+    with cpu_threads(cpu):
+        assert torch.get_num_threads() == 1  # nothing shares the cores out: one thread
+    monkeypatch.setattr(threads, "_budget", lambda: 2)
+    with cpu_threads(cpu):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 2
