@@ -89,6 +89,14 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 VARIANT_ARGS = ("shear_scale", "corr_noise_scale", "iid_noise_scale", "scale_coeff")
 
 
+def split_sizes(num_samples: int, train_split: float = 0.8) -> tuple[int, int]:
+    """(training, test) sample counts of MNIST-1D made with these arguments: make_dataset makes
+    num_samples // 10 samples per class and cuts the shuffled set at int(n * train_split)."""
+    n = (int(num_samples) // 10) * 10
+    n_train = int(n * train_split)
+    return n_train, n - n_train
+
+
 def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42,
             **variant: float) -> Dataset:
     """MNIST-1D with the package's default arguments (4,000 train / 1,000 test, 40 features),

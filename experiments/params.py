@@ -5,6 +5,7 @@ A value out of range is an error, never silently clipped (architecture.md, Prese
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,11 @@ class Schema:
 
     params: tuple[Param, ...]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Constraints between parameters that per-value limits cannot express, checked when the
+    # values are resolved, so a question that breaks one is refused before any job exists.
+    # Called with the resolved values and the names the caller set; it may fill in a value
+    # the caller did not set (to fit one they did) and raises ParamError for a conflict.
+    check: Callable[[dict[str, Any], set[str]], None] | None = None
 
     def __post_init__(self):
         for name in PRESETS:
@@ -128,11 +134,45 @@ class Schema:
         values.update(self.presets.get(preset, {}))
         for key, value in (overrides or {}).items():
             values[key] = self.param(key).validate(value)
+        given = set(overrides or {})
+        _fit_samples(values, given)
+        if self.check is not None:
+            self.check(values, given)
         return values
 
     def to_json(self) -> dict:
         return {"params": [p.schema() for p in self.params],
                 "presets": {k: dict(self.presets.get(k, {})) for k in PRESETS}}
+
+
+# Batch sizes of training and of evaluation. Each must fit in the test split too: training
+# batches are also the groups of train-mode evaluation on the test set.
+BATCH_PARAMS = ("batch_size", "batch_sizes", "asked_batch_sizes", "test_batch")
+
+
+def _fit_samples(values: dict[str, Any], given: set[str]) -> None:
+    """Every batch must fit in the dataset's test split. Where the asker set a batch size but
+    not `num_samples`, the dataset grows to fit it; where they set both, a misfit is an error."""
+    if "num_samples" not in values:
+        return
+    from .datasets import split_sizes
+
+    sizes = [(name, int(b)) for name in BATCH_PARAMS if name in values
+             for b in (values[name] if isinstance(values[name], list) else [values[name]])]
+    if not sizes:
+        return
+    name, largest = max(sizes, key=lambda s: s[1])
+    n_test = split_sizes(values["num_samples"])[1]
+    if largest <= n_test:
+        return
+    needed = -(-largest * 5 // 10) * 10  # a test split of a fifth: 5 x the batch, whole tens
+    while split_sizes(needed)[1] < largest:
+        needed += 10
+    if "num_samples" in given:
+        raise ParamError(name, f"{largest} is larger than the {n_test} test samples that "
+                         f"num_samples={values['num_samples']} leaves; use a batch of at most "
+                         f"{n_test}, or num_samples of at least {needed}")
+    values["num_samples"] = needed
 
 
 def seeds_param(default: int = 5) -> Param:

@@ -61,8 +61,11 @@ def _gather(model: Network, attr: str) -> list[torch.Tensor]:
 
 def probe_size(n: int, n_train: int, group: int) -> int:
     """How many samples a probe asking for n really uses: at most the training set, rounded
-    down to whole training batches (so batch statistics are over groups of training size)."""
-    return (min(n, n_train) // group) * group
+    down to whole training batches (so batch statistics are over groups of training size),
+    and never less than one batch (a batch larger than n still makes one group)."""
+    if group > n_train:
+        raise ValueError(f"a batch of {group} does not fit in {n_train} training samples")
+    return max(min(n, n_train) // group, 1) * group
 
 
 def probe_batch(state: ProbeState, n: int) -> tuple[torch.Tensor, int]:
@@ -96,7 +99,7 @@ class ActivationStats:
     def __call__(self, state: ProbeState) -> dict[str, np.ndarray]:
         model, d = state.model, state.data
         group = state.config.batch_size if self.train_mode else None
-        n = (min(self.n, len(d.y_train)) // (group or 1)) * (group or 1)
+        n = probe_size(self.n, len(d.y_train), group or 1)
         x = d.x_train[:n].expand(model.members, -1, -1)
         with recording(model):
             forward_recorded(model, x, group)

@@ -339,9 +339,22 @@ def test_bad_parameters_are_rejected_with_the_field(override, field):
 
 
 @pytest.mark.parametrize("ghost", [12, 32])
-def test_ghost_sizes_must_split_the_batch(tmp_path, ghost):
-    q = catalog.get(ID)
-    params = q.resolve("smoke", {"ghost_sizes": [8, ghost]})  # smoke batch size is 32
+def test_ghost_sizes_that_do_not_split_the_batch_are_refused_before_any_run(ghost):
     with pytest.raises(ParamError) as err:
-        q.run(params, "smoke", tmp_path, device="cpu")
+        catalog.get(ID).resolve("smoke", {"ghost_sizes": [8, ghost]})  # smoke batch is 32
     assert err.value.field == "ghost_sizes"
+
+
+@pytest.mark.parametrize(("batch", "ghosts", "arms_kept"),
+                         [(8, [4], True), (48, [16], True), (24, [12], True), (13, [], False)])
+def test_ghost_sizes_left_to_the_preset_follow_the_asked_batch_size(batch, ghosts, arms_kept):
+    """quick's ghost size is 16: a batch of 8 gets the largest size dividing it instead, a
+    batch of 48 keeps 16, and a prime batch, which no ghost batch divides, runs without
+    the ghost arm, unless the asker named the arms."""
+    q = catalog.get(ID)
+    params = q.resolve("quick", {"batch_size": batch})
+    assert params["ghost_sizes"] == ghosts
+    assert ("ghost_batchnorm" in params["arms"]) == arms_kept
+    if not arms_kept:
+        with pytest.raises(ParamError, match="no ghost batch size divides"):
+            q.resolve("quick", {"batch_size": batch, "arms": ["batchnorm", "ghost_batchnorm"]})

@@ -108,10 +108,9 @@ def test_short_training_at_the_normal_batch_is_a_stated_limit():
     assert training_limit(p, rows[:1], 32) == ""
 
 
-def test_groups_must_divide_the_channels():
-    params = catalog.get(ID).resolve("smoke", {"groups": 5})
+def test_groups_must_divide_the_channels_before_any_run():
     with pytest.raises(ParamError) as err:
-        catalog.get(ID).run(params, "smoke", "/tmp/nc-bad", device="cpu")
+        catalog.get(ID).resolve("smoke", {"groups": 5})
     assert err.value.field == "groups"
 
 

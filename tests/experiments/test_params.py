@@ -56,3 +56,28 @@ def test_unknown_preset():
 def test_a_preset_outside_the_limits_is_a_programming_error():
     with pytest.raises(ParamError):
         Schema(params=(Param("seeds", "int", 5, "s", 1, 64),), presets={"full": {"seeds": 99}})
+
+
+def test_a_batch_larger_than_the_test_split_grows_the_dataset_unless_its_size_was_set():
+    """Training batches also group the test set in train-mode evaluation, so every batch
+    must fit in the test split (a fifth of num_samples)."""
+    from experiments import catalog, datasets
+
+    q = catalog.get("deep_gradients")
+    params = q.resolve("smoke", {"batch_size": 1024})  # smoke's 1,000 samples test on 200
+    assert datasets.split_sizes(params["num_samples"])[1] >= 1024
+    assert q.resolve("smoke", {"batch_size": 200})["num_samples"] == 1000  # it fits: as set
+    with pytest.raises(ParamError) as err:
+        q.resolve("smoke", {"batch_size": 1024, "num_samples": 1000})
+    assert err.value.field == "batch_size" and "at least" in str(err.value)
+    sbs = catalog.get("small_batch_statistics").resolve("quick", {"asked_batch_sizes": [512]})
+    assert sbs["num_samples"] == 5000  # 1,000 test samples hold a batch of 512
+
+
+def test_split_sizes_match_the_generated_dataset(tmp_path, monkeypatch):
+    from experiments import datasets
+
+    monkeypatch.setenv("BNLAB_DATA_DIR", str(tmp_path))
+    for n in (505, 1000):
+        d = datasets.load("mnist1d", num_samples=n)
+        assert datasets.split_sizes(n) == (len(d.y_train), len(d.y_test))

@@ -82,3 +82,12 @@ def test_running_stat_error_is_nan_without_running_statistics(data):
     model = models.build(spec, SEEDS, data.n_features, data.n_classes)
     err = probes.running_stat_error(model, data.x_train[:50])
     assert np.isnan(err["running_mean_err"]).all()
+
+
+def test_a_probe_uses_whole_batches_and_at_least_one():
+    from experiments.probes import probe_size
+
+    assert probe_size(512, 400, 64) == 384  # whole batches within the training set
+    assert probe_size(512, 4096, 1024) == 1024  # a batch larger than asked: still one batch
+    with pytest.raises(ValueError):
+        probe_size(512, 800, 1024)

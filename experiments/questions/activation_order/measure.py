@@ -62,7 +62,7 @@ def train_run(ctx: RunContext, data: datasets.Dataset, kind: str, position: str,
                       on_progress=lambda f, msg: ctx.progress(
                           done + share * f, f"{kind}, norm {position} ReLU: {msg}"))
     hist = trainer.run()
-    n = PROBE_SAMPLES // cfg.batch_size * cfg.batch_size or cfg.batch_size
+    n = probes.probe_size(PROBE_SAMPLES, len(data.y_train), cfg.batch_size)
     inputs = probes.layer_input_stats(trainer.model, trainer.data.x_train[:n], cfg.batch_size)
     metrics = {
         "test_acc": hist.final("test_acc"),

@@ -38,6 +38,33 @@ LABELS = {
     "input_shift_no_norm": "no normalization with the input shifted per batch",
 }
 
+def check(p: dict, given: set[str]) -> None:
+    """Constraints between parameters, which the schema's per-value limits cannot express.
+
+    Ghost sizes must divide the batch size and be smaller. Ghost sizes the asker did not set
+    follow a batch size they did: those that do not fit are left out, and if none fits, the
+    largest size that divides the batch is used, so "batch_size=8" alone is answered rather
+    than refused."""
+    b = p["batch_size"]
+    if b > 0.8 * p["num_samples"]:
+        raise ParamError("batch_size", f"{b} is larger than the training set")
+    if "ghost_batchnorm" not in p["arms"]:
+        return
+    bad = [g for g in p["ghost_sizes"] if b % g or g >= b]
+    if bad and "ghost_sizes" in given:
+        raise ParamError("ghost_sizes", f"{', '.join(map(str, bad))} must divide the batch "
+                         f"size {b} and be smaller (ghost size {b} is the batchnorm arm)")
+    if bad:
+        largest = next((d for d in range(b // 2, 1, -1) if b % d == 0), None)
+        p["ghost_sizes"] = [g for g in p["ghost_sizes"] if g not in bad] or (
+            [largest] if largest else [])
+        if not p["ghost_sizes"]:  # a prime batch size: no ghost batch divides it
+            if "arms" in given:
+                raise ParamError("ghost_sizes", f"no ghost batch size divides the batch size "
+                                 f"{b}; choose another batch size or leave ghost_batchnorm out")
+            p["arms"] = [a for a in p["arms"] if a != "ghost_batchnorm"]
+
+
 SCHEMA = Schema(
     params=(
         seeds_param(10),
@@ -79,6 +106,7 @@ SCHEMA = Schema(
                   "epochs": 20},
         "full": {"seeds": 10},
     },
+    check=check,
 )
 
 
@@ -100,17 +128,6 @@ class Plan:
         ghost = self.ghost_size if self.arm == "ghost_batchnorm" else (
             batch_size if NORM_OF[self.arm] in RUNNING_STAT_NORMS else None)
         return {"arm": self.arm, "noise": self.noise, "ghost_size": ghost}
-
-
-def check(p: dict) -> None:
-    """Constraints between parameters, which the schema's per-value limits cannot express."""
-    b = p["batch_size"]
-    bad = [g for g in p["ghost_sizes"] if b % g or g >= b]
-    if "ghost_batchnorm" in p["arms"] and bad:
-        raise ParamError("ghost_sizes", f"{', '.join(map(str, bad))} must divide the batch "
-                         f"size {b} and be smaller (ghost size {b} is the batchnorm arm)")
-    if b > 0.8 * p["num_samples"]:
-        raise ParamError("batch_size", f"{b} is larger than the training set")
 
 
 def plan(p: dict) -> list[Plan]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ... import datasets, models, norms
+from ... import datasets, models, norms, probes
 from ...result import RunContext
 from ...runner import Cell, Cells, split_cells
 from ...trainer import TrainConfig, Trainer, member_loss
@@ -42,7 +42,7 @@ def measure(ctx: RunContext, data: datasets.Dataset) -> Measured:
 def initial_loss(model: torch.nn.Module, data: datasets.Dataset, batch_size: int
                  ) -> np.ndarray:
     """(M,) training loss at initialisation, with batch statistics as in training."""
-    n = max(min(LOSS_SAMPLES, len(data.y_train)) // batch_size, 1) * batch_size
+    n = probes.probe_size(LOSS_SAMPLES, len(data.y_train), batch_size)
     m = model.members
     with norms.train_mode_eval(model, batch_size):
         loss = member_loss(model(data.x_train[:n].expand(m, -1, -1)),

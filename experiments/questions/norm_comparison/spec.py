@@ -17,6 +17,17 @@ MODEL_NAMES = {"cnn": "1-D CNN", "mlp": "MLP"}
 # single value per sample, so there is nothing to normalize over and the arm is not run there.
 NEEDS_POSITIONS = ("instancenorm",)
 
+def check(p: dict, given: set[str]) -> None:
+    from ...errors import ParamError
+
+    for name, width in (("cnn_channels", p["cnn_channels"]), ("mlp_width", p["mlp_width"])):
+        model = name.split("_")[0]
+        if model in p["models"] and "groupnorm" in p["arms"] and width % p["groups"]:
+            raise ParamError("groups", f"{p['groups']} groups do not divide {name}={width}")
+    if not any(arms_for(p, m) for m in p["models"]):
+        raise ParamError("arms", "instance norm alone has nothing to run on an MLP")
+
+
 SCHEMA = Schema(
     params=(
         seeds_param(5),
@@ -59,6 +70,7 @@ SCHEMA = Schema(
                   "cnn_depth": 2, "num_samples": 2500},
         "full": {"seeds": 10, "batch_sizes": [2, 4, 8, 32, 128], "epochs": 20},
     },
+    check=check,
 )
 
 
@@ -85,14 +97,3 @@ def arm_spec(arm: str, p: dict, width: int) -> models.Arm:
     if arm == "instancenorm":  # group norm with one channel per group
         return models.Arm("groupnorm", seeds, {"num_groups": width})
     return models.Arm(arm, seeds)
-
-
-def check(p: dict) -> None:
-    from ...errors import ParamError
-
-    for name, width in (("cnn_channels", p["cnn_channels"]), ("mlp_width", p["mlp_width"])):
-        model = name.split("_")[0]
-        if model in p["models"] and "groupnorm" in p["arms"] and width % p["groups"]:
-            raise ParamError("groups", f"{p['groups']} groups do not divide {name}={width}")
-    if not any(arms_for(p, m) for m in p["models"]):
-        raise ParamError("arms", "instance norm alone has nothing to run on an MLP")
