@@ -1,4 +1,4 @@
-"""One figure style for every question type: Agg backend, PNGs for a 690 px forum column at 2x.
+"""One figure style for every question type: PNGs for a 690 px forum column at 2x.
 
 Figures are saved with `save(fig, ctx, name, caption)`, which returns the `Figure` entry for
 the result, so a figure can never be listed without its file existing.
@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
 
-matplotlib.use("Agg")  # no display anywhere: CLI, workers, tests
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .result import Figure, RunContext  # noqa: E402
+from .result import Figure, RunContext
 
 WIDTH_IN = 6.9  # 690 px at 100 dpi; saved at 200 dpi -> 1380 px, crisp on 2x screens
 DPI = 200
@@ -40,14 +37,21 @@ STYLE = {
 }
 
 
+# Runs make figures on several threads of one process at once (the embedded worker), and
+# matplotlib's global state is not thread-safe: pyplot keeps a registry of open figures, and
+# rc_context swaps the global settings in and out, so one thread's exit could restore the
+# defaults under another's drawing. So the style is set once for the process, and figures are
+# made without pyplot: each has its own canvas (Agg when saved) and is never registered.
+matplotlib.rcParams.update(STYLE)
+
+
 def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
 def subplots(ncols: int = 1, nrows: int = 1, height: float = 3.2, **kw):
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH_IN, height * nrows),
-                                 squeeze=False, **kw)
+    fig = MplFigure(figsize=(WIDTH_IN, height * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     for ax in axes.ravel():
         _apply_style(ax)
     return fig, axes
@@ -73,12 +77,10 @@ def band(ax, x: Sequence[float], mean: Sequence[float], lo: Sequence[float],
 
 
 def save(fig, ctx: RunContext, name: str, caption: str) -> Figure:
-    with plt.rc_context(STYLE):
-        # Leave room at the bottom for a figure legend placed by legend_below().
-        fig.tight_layout(rect=(0, getattr(fig, "legend_space", 0.0), 1, 1))
-        file = f"{name}.png"
-        fig.savefig(ctx.out_dir / file, dpi=DPI, facecolor="white")
-    plt.close(fig)
+    # Leave room at the bottom for a figure legend placed by legend_below().
+    fig.tight_layout(rect=(0, getattr(fig, "legend_space", 0.0), 1, 1))
+    file = f"{name}.png"
+    fig.savefig(ctx.out_dir / file, dpi=DPI, facecolor="white")
     return Figure(name=name, file=file, caption=caption)
 
 

@@ -196,3 +196,25 @@ def test_runs_on_two_threads_draw_what_each_would_alone():
     for t in threads:
         t.join()
     assert together == alone
+
+
+def test_figures_leave_matplotlib_global_state_alone(tmp_path):
+    """Runs on several threads make figures at once: making and saving one neither registers
+    it with pyplot nor swaps the global settings, either of which another thread would see."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import torch
+
+    from experiments import figures
+    from experiments.result import RunContext
+
+    before = dict(matplotlib.rcParams)
+    fig, axes = figures.subplots(2)
+    assert plt.get_fignums() == []
+    assert dict(matplotlib.rcParams) == before
+    axes[0, 0].plot([0, 1], [1, 0], label="a")
+    axes[0, 0].legend()
+    entry = figures.save(fig, RunContext({}, "smoke", tmp_path, torch.device("cpu")), "f", "c")
+    assert (tmp_path / entry.file).stat().st_size > 0
+    assert dict(matplotlib.rcParams) == before and plt.get_fignums() == []
+    assert matplotlib.rcParams["font.size"] == figures.STYLE["font.size"]
