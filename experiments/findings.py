@@ -133,6 +133,7 @@ def compare(key: str, metric: str, a: Side, b: Side, *, importance: float = 0.5,
     direction = _direction(est)
     if all(abs(v) < 0.5 * 10**-digits for v in (lo, hi) if math.isfinite(v)):
         digits += 1  # an interval that would print as "0.00 to 0.00" gets one more digit
+    digits = _digits_for(lo, hi, 1.0 if ratio else 0.0, digits, resolved=direction != 0)
     base = RATIO_TEXT if ratio else DEFAULT_TEXT
     template = FEW_SEEDS_TEXT if est.n < 2 else (texts or base).get(direction, base[direction])
     template = prefix + template  # e.g. "At batch {batch}, " before the comparison
@@ -162,6 +163,7 @@ def estimate(key: str, metric: str, side: Side, texts: Mapping[int, str], *,
         direction = 0
     else:
         direction = 1 if est.lo > threshold else -1 if est.hi < threshold else 0
+    digits = _digits_for(est.lo, est.hi, threshold, digits, resolved=direction != 0)
     values = {"mean": est.mean, "lo": est.lo, "hi": est.hi, "threshold": threshold}
     text = fill(texts[direction], {"a": side.label, "metric": metric, "n": est.n,
                                    **(context or {})}, values, digits)
@@ -171,6 +173,20 @@ def estimate(key: str, metric: str, side: Side, texts: Mapping[int, str], *,
                    direction=direction, scale="estimate",
                    values={**values, **dict(context or {}), "n": est.n,
                            "diverged_a": side.n_diverged, "seeds": len(side.values)})
+
+
+MAX_DIGITS = 4
+
+
+def _digits_for(lo: float, hi: float, null: float, digits: int, resolved: bool) -> int:
+    """Decimals enough that a resolved interval visibly excludes the null value: a CI of
+    -0.035 to -0.004 would print as "0.00 to 0.03" at two decimals, as if it touched 0."""
+    if not resolved or not (math.isfinite(lo) and math.isfinite(hi)):
+        return digits
+    gap = min(abs(lo - null), abs(hi - null))
+    while digits < MAX_DIGITS and gap < 0.5 * 10**-digits:
+        digits += 1
+    return digits
 
 
 def divergence(key: str, side: Side, scored_as: str, importance: float = 0.9,

@@ -218,3 +218,21 @@ def test_figures_leave_matplotlib_global_state_alone(tmp_path):
     assert (tmp_path / entry.file).stat().st_size > 0
     assert dict(matplotlib.rcParams) == before and plt.get_fignums() == []
     assert matplotlib.rcParams["font.size"] == figures.STYLE["font.size"]
+
+
+def test_a_resolved_interval_is_printed_with_digits_enough_to_exclude_zero():
+    from experiments.findings import Side, compare, estimate
+
+    base = np.array([0.50, 0.52, 0.49, 0.51, 0.50, 0.53])
+    lower = base - np.array([0.004, 0.03, 0.02, 0.035, 0.01, 0.006])
+    f = compare("k", "test accuracy", Side("a", lower), Side("b", base))
+    assert f.direction == -1
+    lo, hi = f.diff_ci95
+    assert min(abs(lo), abs(hi)) < 0.005  # at two decimals one end would print as 0.00
+    assert "CI 0.00 to" not in f.text and "to 0.00" not in f.text
+    unresolved = compare("k", "test accuracy", Side("a", base + [0.01, -0.01] * 3),
+                         Side("b", base))
+    assert unresolved.direction == 0 and "CI -0.01 to 0.01" in unresolved.text
+    e = estimate("e", "gap", Side("a", [0.004, 0.006, 0.005, 0.0045]),
+                 {1: "{a} {mean} ({lo} to {hi})", -1: "", 0: ""})
+    assert e.direction == 1 and not e.text.endswith("(0.00 to 0.01)")
