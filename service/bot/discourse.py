@@ -164,20 +164,27 @@ class Discourse:
 
 def _error(method: str, path: str, exc: urllib.error.HTTPError) -> DiscourseError:
     try:
-        errors = json.loads(exc.read() or b"{}").get("errors") or []
+        body = json.loads(exc.read() or b"{}")
+        errors = body.get("errors") or []
     except (ValueError, AttributeError):
-        errors = []
+        body, errors = {}, []
     detail = "; ".join(str(e) for e in errors) or exc.reason
     message = f"{method} {path}: {exc.code} {detail}"
     if exc.code == 429:
-        return RateLimited(message, retry_after(exc.headers.get("Retry-After")))
+        # Discourse sends the wait both as Retry-After and as extras.wait_seconds; a proxy in
+        # front of it may drop the header, so the body is the fallback.
+        extras = body.get("extras") if isinstance(body, dict) else None
+        wait = extras.get("wait_seconds") if isinstance(extras, dict) else None
+        header = exc.headers.get("Retry-After") if exc.headers is not None else None
+        return RateLimited(message, retry_after(header if header is not None else wait))
     if exc.code >= 500:
         return Unavailable(message, exc.code)
     return Rejected(message, exc.code)
 
 
-def retry_after(value: str | None) -> float:
-    """Seconds from a Retry-After header (Discourse sends whole seconds)."""
+def retry_after(value: str | float | None) -> float:
+    """Seconds from a Retry-After header or a wait_seconds (Discourse sends whole seconds);
+    5 s when neither says."""
     try:
         return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
     except (TypeError, ValueError):

@@ -48,6 +48,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     after: bool = False  # carry the request out, then answer with the error
+    wait_seconds: int | None = None  # a 429's extras.wait_seconds (default: its Retry-After)
 
 
 class DiscourseStandIn:
@@ -76,8 +77,10 @@ class DiscourseStandIn:
         self._server.server_close()
 
     def fail_next(self, method: str, path: str, status: int, headers: dict | None = None,
-                  errors: list[str] | None = None, after: bool = False) -> None:
-        self.faults.append(Fault(method, path, status, headers or {}, errors or [], after))
+                  errors: list[str] | None = None, after: bool = False,
+                  wait_seconds: int | None = None) -> None:
+        self.faults.append(Fault(method, path, status, headers or {}, errors or [], after,
+                                 wait_seconds))
 
     def created(self) -> list[dict]:
         """Posts the bot made, in order."""
@@ -228,9 +231,16 @@ class DiscourseStandIn:
 
 
 def _fault_response(fault: Fault) -> Response:
-    return _json({"errors": fault.errors or [f"error {fault.status}"],
-                  "error_type": "rate_limit" if fault.status == 429 else "error"},
-                 fault.status, fault.headers)
+    body: dict = {"errors": fault.errors or [f"error {fault.status}"],
+                  "error_type": "rate_limit" if fault.status == 429 else "error"}
+    if fault.status == 429:
+        # ApplicationController#render_rate_limit_error: the wait in the body as well as in
+        # the Retry-After header.
+        wait = fault.wait_seconds
+        if wait is None and "Retry-After" in fault.headers:
+            wait = int(fault.headers["Retry-After"])
+        body["extras"] = {"wait_seconds": wait}
+    return _json(body, fault.status, fault.headers)
 
 
 def _raw_problems(raw: str) -> list[str]:

@@ -42,6 +42,14 @@ def test_429_raises_rate_limited_with_retry_after(standin, client):
     assert caught.value.retry_after == 37 and client.sleeps == []
 
 
+def test_a_429_without_retry_after_waits_what_its_body_says(standin, client):
+    """A proxy may drop the header; Discourse's body carries the wait too."""
+    standin.fail_next("POST", "/posts.json", 429, wait_seconds=12)
+    with pytest.raises(RateLimited) as caught:
+        client.create_post(42, "A placeholder with enough words in it.", 1)
+    assert caught.value.retry_after == 12
+
+
 @pytest.mark.parametrize("status", [403, 409, 422])
 def test_403_409_422_are_rejections_that_are_not_retried(standin, client, status):
     standin.fail_next("PUT", r"/posts/\d+\.json", status, errors=["refused for a reason"])
