@@ -157,13 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--none-weight", type=float, default=train.NONE_WEIGHT)
     parser.add_argument("--alpha", type=float, default=decide.SETTINGS.alpha)
     parser.add_argument("--none-min", type=float, default=decide.SETTINGS.none_min)
+    parser.add_argument("--none-min-tooling", type=float,
+                        default=decide.SETTINGS.none_min_tooling)
     parser.add_argument("--folds", type=int, default=FOLDS)
     args = parser.parse_args(argv)
     splits = tuple(s for s in args.train.split(",") if s)
     if "test" in splits:
         parser.error("the test split is never trained on")
     config = Config(splits, l2=args.l2, none_weight=args.none_weight)
-    settings = replace(decide.SETTINGS, alpha=args.alpha, none_min=args.none_min)
+    settings = replace(decide.SETTINGS, alpha=args.alpha, none_min=args.none_min,
+                       none_min_tooling=args.none_min_tooling)
     prep = prepare(k=args.folds)
     got = asks(prep, out_of_fold(prep, config), settings)
     print(f"{args.folds}-fold cross-validation by source over {', '.join(SPLITS)} "

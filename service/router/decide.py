@@ -16,8 +16,8 @@ patterns do not. The rules here:
   kept if the learned scorer does not rule it out (probability >= agree_min), so a post with
   several questions gets several asks.
 
-The settings were chosen on the dev split of tests/router/real/posts.jsonl and on out-of-fold
-learned probabilities for its tune split (see the README there).
+The settings were chosen by the cross-validation over the tune, dev and pool splits of
+tests/router/real/posts.jsonl (`python -m service.router.crossval`; see the README there).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ THRESHOLD = 0.4  # a part of a post placed by the patterns alone (route.THRESHOL
 
 @dataclass(frozen=True)
 class Settings:
-    alpha: float = 1.5  # weight of the learned probability against the pattern confidence
+    alpha: float = 2.5  # weight of the learned probability against the pattern confidence
     agree_min: float = 0.05  # learned probability below which a second pattern ask is dropped
     none_min: float = 0.5  # learned "none" probability that makes a post off topic
     none_min_no_bn: float = 0.2  # the same for a post that never mentions normalization
     # The same for a post in which the patterns placed nothing and read a part as tooling.
-    none_min_tooling: float = 0.5
+    none_min_tooling: float = 0.2
     rule_sure: float = 0.6  # pattern confidence that keeps a post on topic regardless
     rule_sure_no_bn: float = 0.75  # the same for a post that never mentions normalization
 
