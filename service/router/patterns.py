@@ -123,6 +123,11 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:" + ACT + r"|sigmoid)|its output|" + ACT + r" (?:outputs?|inputs?)"),
         (1.5, r"\bwhere (?:do|should|does|to) (?:i |you |we |it )?(?:put|place|go|insert|add)|"
               r"relative to|placement|position of"),
+        # Where BN sits in the network: as its final layer, before its output.
+        (2.5, r"(?:bn|batch ?norm\w*)(?: layers?)? (?:as|at|in|on|before) (?:the |a |its )?"
+              r"(?:final|last|output) (?:network )?(?:layers?|outputs?)\b|(?:final|last|output) "
+              r"(?:network )?(?:layers?|outputs?) (?:\w+ ){0,6}(?:include|have|use|with)\w* "
+              r"(?:a |the )?(?:bn|batch ?norm)"),
         (1.0, r"\bwx ?\+ ?b\b"),
         (1.0, r"\b" + ACT + r"\b"),
         (0.5, r"the other way round|both orders"),
