@@ -6,8 +6,9 @@ patterns do not. The rules here:
 
 - off topic: the learned scorer says "none" (probability >= none_min) and no part of the post
   is a sure pattern match (confidence >= rule_sure); a post that never mentions normalization
-  needs less of the one and more of the other (none_min_no_bn, rule_sure_no_bn). Such a
-  post gets no ask;
+  needs less of the one and more of the other (none_min_no_bn, rule_sure_no_bn), and so
+  does a post whose only parts the patterns read are about software or tooling (exporting,
+  fusing BN into a conv, installing: none_min_tooling). Such a post gets no ask;
 - otherwise the primary type is the one with the highest pattern confidence + alpha x learned
   probability, even when no pattern was confident: a post about BN always gets its nearest
   type ("nearest" is set so the caller can say which part was not placed);
@@ -15,8 +16,8 @@ patterns do not. The rules here:
   kept if the learned scorer does not rule it out (probability >= agree_min), so a post with
   several questions gets several asks.
 
-The settings were chosen on the dev split of tests/router/real/posts.jsonl and on out-of-fold
-learned probabilities for its tune split (see the README there).
+The settings were chosen by the cross-validation over the tune, dev and pool splits of
+tests/router/real/posts.jsonl (`python -m service.router.crossval`; see the README there).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ THRESHOLD = 0.4  # a part of a post placed by the patterns alone (route.THRESHOL
 
 @dataclass(frozen=True)
 class Settings:
-    alpha: float = 1.5  # weight of the learned probability against the pattern confidence
+    alpha: float = 2.5  # weight of the learned probability against the pattern confidence
     agree_min: float = 0.05  # learned probability below which a second pattern ask is dropped
     none_min: float = 0.5  # learned "none" probability that makes a post off topic
     none_min_no_bn: float = 0.2  # the same for a post that never mentions normalization
+    # The same for a post in which the patterns placed nothing and read a part as tooling.
+    none_min_tooling: float = 0.2
     rule_sure: float = 0.6  # pattern confidence that keeps a post on topic regardless
     rule_sure_no_bn: float = 0.75  # the same for a post that never mentions normalization
 
@@ -51,14 +54,17 @@ class Pick:
 
 
 def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: bool,
-           settings: Settings | None = None) -> list[Pick] | None:
+           settings: Settings | None = None, tooling: bool = False) -> list[Pick] | None:
     """The asks in order (the patterns' order of first appearance, a nearest type first), or
-    None when the post is off topic. `rule_conf` holds the types some part asked confidently."""
+    None when the post is off topic. `rule_conf` holds the types some part asked confidently;
+    `tooling` says that the patterns read some part of the post as off topic."""
     settings = settings or SETTINGS
     if probs is None:  # no model shipped: the patterns decide alone
         return [Pick(t, c, False) for t, c in rule_conf.items()]
     top_rule = max(rule_conf.values(), default=0.0)
     none_min = settings.none_min if in_bn else settings.none_min_no_bn
+    if tooling and not rule_conf:
+        none_min = min(none_min, settings.none_min_tooling)
     rule_sure = settings.rule_sure if in_bn else settings.rule_sure_no_bn
     if top_rule < rule_sure and probs[NONE] >= none_min:
         return None

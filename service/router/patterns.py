@@ -93,6 +93,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:reduc|decreas|small|low)\w* (?:the )?batch ?size|batch ?size (?:is )?(?:too )?"
               r"small|larger batch ?size"),
         (3.5, r"expected more than (?:1|one) value per channel|batch ?renorm\w*"),
+        # Shuffling BN (MoCo): batch statistics leak information within a per-GPU batch.
+        (3.0, r"shuffl\w* (?:the )?(?:bn|batch ?norm\w*)|(?:bn|batch ?norm\w*) shuffl\w*|"
+              r"batch shuffl\w*|intra ?batch"),
         (2.5, SMALL_BATCH),
         (1.0, RUNNING + r" " + STATS),
         (2.5, RUNNING + r".{0,60}(?:during|in|while|for|when) (?:the )?(?:forward pass|"
@@ -120,6 +123,11 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:" + ACT + r"|sigmoid)|its output|" + ACT + r" (?:outputs?|inputs?)"),
         (1.5, r"\bwhere (?:do|should|does|to) (?:i |you |we |it )?(?:put|place|go|insert|add)|"
               r"relative to|placement|position of"),
+        # Where BN sits in the network: as its final layer, before its output.
+        (2.5, r"(?:bn|batch ?norm\w*)(?: layers?)? (?:as|at|in|on|before) (?:the |a |its )?"
+              r"(?:final|last|output) (?:network )?(?:layers?|outputs?)\b|(?:final|last|output) "
+              r"(?:network )?(?:layers?|outputs?) (?:\w+ ){0,6}(?:include|have|use|with)\w* "
+              r"(?:a |the )?(?:bn|batch ?norm)"),
         (1.0, r"\bwx ?\+ ?b\b"),
         (1.0, r"\b" + ACT + r"\b"),
         (0.5, r"the other way round|both orders"),
@@ -139,10 +147,15 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         # Real posts: whether a (residual) network needs BN at all, training without it.
         (2.5, r"without (?:any )?(?:bn|batch ?norm\w*|normali[sz]ation)|"
               r"(?:don'?t|didn'?t|not|never|no) (?:use |using |include |add )?(?:any )?"
-              r"(?:bn|batch ?norm\w*) (?:layers?)?|remov\w* (?:the |all )?(?:bn|batch ?norm\w*)|"
+              r"(?:bn|batch ?norm\w*)\b(?! (?:in|at|on|for|after|before|to) )|"
+              r"remov\w* (?:the |all )?(?:bn|batch ?norm\w*)|"
               r"(?:dropping|drop) (?:the )?(?:bn|batch ?norm\w*)|fixup|skipinit|rezero|"
               r"need (?:the )?(?:bn|batch ?norm\w*)|(?:bn|batch ?norm\w*) (?:layers? )?"
               r"(?:is |are |was |were )?not used|(?:bn|batch ?norm\w*) in every layer"),
+        (2.5, r"(?:bn|batch ?norm\w*) (?:\w+ ){0,2}(?:is |was |were |are )?(?:missing|"
+              r"left out|omitted|commented out|absent)|(?:left|leave|leaving) out (?:the )?"
+              r"(?:bn|batch ?norm)|(?:is|are) (?:the )?(?:bn|batch ?norm\w*)(?: layers?)? "
+              r"(?:necessary|needed|required|essential)"),
         (1.5, r"gradient (?:propagation|flow)|deeper networks?|\bresnets?\b.{0,40}without"),
         (3.0, r"(?:vanish|explod)\w* (?:and (?:vanish|explod)\w* )?gradients?|gradients? "
               r"(?:\w+ ){0,2}(?:vanish|explod|blow|shrink|die|dying)\w*|gradient explosion"),
@@ -248,7 +261,13 @@ OFF_TOPIC: list[tuple[float, str]] = [
           r"onnx|tflite)|\bonnx\b|\btflite\b"),
     (2.0, r"\bsyntax\b|\bapi\b|documentation|num ?workers|dataloader|hangs?\b"),
     (2.5, r"\bno ?grad\b|requires ?grad|\bis available\b|\btorch\.\w+|\bsummary\(\)"),
-    (2.0, r"\bfold\w* (?:\w+ ){0,3}into|\bfus(?:e|ing|ion)\b|faster inference|deploy\w*"),
+    (2.0, r"\bfold\w* (?:\w+ ){0,3}into|faster inference|deploy\w*"),
+    # BN questions only about software: fusing or folding BN into a conv for inference,
+    # converting between frameworks, quantization, half precision, a kernel's speed.
+    (3.0, r"\bfus(?:e|ed|es|ing|ion)\b|\bfold(?:ing|ed)? (?:the )?(?:bn|batch ?norm\w*)|"
+          r"\bquanti[sz]\w*|\bconverter\b|\bfp16\b|half precision|mixed precision|"
+          r"(?:pytorch|keras|tensorflow|caffe|mxnet|tf) to (?:pytorch|keras|tensorflow|caffe|"
+          r"mxnet|tf|onnx|coreml|tensorrt)\b|\btensorrt\b|\bcoreml\b|\btypo\b"),
     (3.0, r"\b(?:quiz|assignment|homework|certificate|deadline|grader|submit)\b"),
     (2.0, r"\b(?:keras|tensorflow|jax) (?:vs|or|versus)\b|\b(?:vs|or|versus) (?:keras|tensorflow|"
           r"pytorch)\b|in tensorflow|in keras"),
@@ -264,6 +283,9 @@ OFF_TOPIC: list[tuple[float, str]] = [
 # BN's own error message and its buffers also say the post is about BN.
 BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
               r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel")
+# model.eval() switches BN and dropout: a post about it that never names dropout is about BN.
+EVAL_CONTEXT = r"\.?eval ?\(\)|\beval(?:uation)? mode\b"
+DROPOUT_CONTEXT = r"dropout"
 
 
 def _compile(pairs: list[tuple[float, str]]) -> list[tuple[float, re.Pattern]]:
@@ -273,3 +295,5 @@ def _compile(pairs: list[tuple[float, str]]) -> list[tuple[float, re.Pattern]]:
 COMPILED = {type_id: _compile(pairs) for type_id, pairs in TYPE_PATTERNS.items()}
 COMPILED_OFF_TOPIC = _compile(OFF_TOPIC)
 COMPILED_BN_CONTEXT = re.compile(BN_CONTEXT)
+COMPILED_EVAL_CONTEXT = re.compile(EVAL_CONTEXT)
+COMPILED_DROPOUT_CONTEXT = re.compile(DROPOUT_CONTEXT)

@@ -80,7 +80,7 @@ def evaluate(posts: list[dict], split: str, repeats: int = 0) -> SplitReport:
         got = [a.type for a in routing.asks]
         conf = routing.asks[0].confidence if routing.asks else 0.0
         rep.outcomes.append(Outcome(post, got, conf, bool(routing.not_understood)))
-    _score(rep)
+    score_outcomes(rep)
     if repeats:
         wall, cpu = time_routes([p["text"] for p in chosen], repeats)
         rep.latency_median_ms, rep.latency_p99_ms = median_p99(wall)
@@ -88,7 +88,7 @@ def evaluate(posts: list[dict], split: str, repeats: int = 0) -> SplitReport:
     return rep
 
 
-def _score(rep: SplitReport) -> None:
+def score_outcomes(rep: SplitReport) -> None:
     top1 = hits = found = expected = rejected = silent = noted = 0
     confusion: dict[str, Counter] = {t: Counter() for t in [*catalog.ids(), NONE]}
     for o in rep.outcomes:

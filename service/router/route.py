@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 from . import clean, decide, evidence, learned, params, score, split
 from .routing import Ask, NotUnderstood, RouterInputError, Routing
@@ -56,13 +56,43 @@ class _Unit:
         return self.confidence < THRESHOLD and not self.off_topic
 
 
-def route(text: str) -> Routing:
-    """Raises RouterInputError for input it refuses; empty input gives an empty Routing."""
+@dataclass(frozen=True)
+class Reading:
+    """What the patterns make of a post before the learned scorer is consulted: everything the
+    decision needs besides the learned probabilities (the cross-validation reuses it)."""
+
+    prose: str
+    code: str
+    in_bn: bool
+    units: list[_Unit]
+    from_errors: dict[str, float]
+
+    @cached_property
+    def collected(self) -> _Collected:
+        return _collect(self.units, self.in_bn)
+
+    @property
+    def tooling(self) -> bool:
+        """Some part of the post is, by the patterns, about tooling rather than BN."""
+        return bool(self.collected.off_topic)
+
+    @property
+    def rule_conf(self) -> dict[str, float]:
+        """The types some part of the post asks confidently, in order of first appearance."""
+        conf = {t: e.confidence for t, e in self.collected.found.items()}
+        for type_id, c in self.from_errors.items():
+            conf.setdefault(type_id, c)
+        return conf
+
+
+def read(text: str) -> Reading | None:
+    """The patterns' reading of a post; None for a post with no prose. Raises RouterInputError
+    for input it refuses."""
     # Code and tracebacks are evidence for the learned scorer, never prose or excerpts.
     prose_part, code = evidence.split(clean.check(text))
     prose = clean.clean(prose_part)
     if not prose:
-        return Routing()
+        return None
     in_bn = score.mentions_normalization(score.normalize(prose)) or \
         score.mentions_normalization(code.lower())
     blocks = [split.segments(block) for block in split.blocks(prose)]
@@ -72,9 +102,17 @@ def route(text: str) -> Routing:
             f"the text holds {count} separate questions or paragraphs; the limit is "
             f"{MAX_SEGMENTS}")
     units = [u for segs in blocks for u in _block_units(segs, in_bn)]
+    return Reading(prose, code, in_bn, units, _error_evidence(code, in_bn))
+
+
+def route(text: str) -> Routing:
+    """Raises RouterInputError for input it refuses; empty input gives an empty Routing."""
+    reading = read(text)
+    if reading is None:
+        return Routing()
     model = learned.load()
-    probs = model.probabilities(prose, code) if model else None
-    return _assemble(units, in_bn, probs, _error_evidence(code, in_bn))
+    probs = model.probabilities(reading.prose, reading.code) if model else None
+    return _assemble(reading, probs)
 
 
 def _error_evidence(code: str, in_bn: bool) -> dict[str, float]:
@@ -118,23 +156,29 @@ class _Found:
     texts: list[str] = field(default_factory=list)
 
 
-def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None,
-              from_errors: dict[str, float]) -> Routing:
-    routing = Routing()
+@dataclass
+class _Collected:
+    """The units of a post sorted by what the patterns make of them."""
+
+    found: dict[str, _Found] = field(default_factory=dict)  # in order of first appearance
+    unplaced: list[_Unit] = field(default_factory=list)  # questions about BN no type took
+    preamble: list[str] = field(default_factory=list)  # statements before the first question
+    off_topic: list[str] = field(default_factory=list)
+
+
+def _collect(units: list[_Unit], in_bn: bool) -> _Collected:
+    out = _Collected()
     asks_questions = any(u.question for u in units)
     context: list[_Unit] = []  # statements since the last question
-    preamble: list[str] = []  # statements before the first question
-    found: dict[str, _Found] = {}  # in order of first appearance
-    unplaced: list[_Unit] = []  # questions about BN that no type took
     seen_question = False
     for unit in units:
         if unit.off_topic:
-            routing.off_topic.append(unit.text)
+            out.off_topic.append(unit.text)
             continue
         if asks_questions and not unit.question:
             context.append(unit)
             if not seen_question:
-                preamble.append(unit.text)
+                out.preamble.append(unit.text)
             continue
         seen_question = True
         if unit.confidence < THRESHOLD and context:
@@ -144,30 +188,33 @@ def _assemble(units: list[_Unit], in_bn: bool, probs: dict[str, float] | None,
                 unit = with_context
         context = []
         if unit.confidence >= THRESHOLD:
-            entry = found.setdefault(unit.type, _Found())
+            entry = out.found.setdefault(unit.type, _Found())
             entry.confidence = max(entry.confidence, unit.confidence)
             entry.texts.append(unit.text)
         elif in_bn and (unit.scores.top > 0 or _mentions_bn(unit.text)):
-            unplaced.append(unit)
+            out.unplaced.append(unit)
         elif unit.question and len(unit.text.split()) >= 4:
-            routing.off_topic.append(unit.text)
-    rule_conf = {t: e.confidence for t, e in found.items()}
-    for type_id, conf in from_errors.items():
-        rule_conf.setdefault(type_id, conf)
-    chosen = decide.choose(rule_conf, probs, in_bn)
+            out.off_topic.append(unit.text)
+    return out
+
+
+def _assemble(reading: Reading, probs: dict[str, float] | None) -> Routing:
+    units, got = reading.units, reading.collected
+    chosen = decide.choose(reading.rule_conf, probs, reading.in_bn, tooling=reading.tooling)
     if chosen is None:  # the learned scorer and the patterns agree: nothing BN is asked
         return Routing(off_topic=[u.text for u in units])
-    shared = params.extract(" ".join(preamble))
+    routing = Routing(off_topic=list(got.off_topic))
+    shared = params.extract(" ".join(got.preamble))
     for pick in chosen:
-        texts = found[pick.type].texts if pick.type in found else [
+        texts = got.found[pick.type].texts if pick.type in got.found else [
             _best_text(units, pick.type)]
         ask = _ask(pick.type, pick.confidence, texts, shared)
         ask.nearest = pick.nearest
         routing.asks.append(ask)
-    for unit in unplaced:
+    for unit in got.unplaced:
         routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit, probs)))
     nearest = [p for p in chosen if p.nearest]
-    if nearest and not unplaced:
+    if nearest and not got.unplaced:
         # The post was placed only by the learned scorer: say which text that was.
         unit = _first_question(units)
         routing.not_understood.append(NotUnderstood(_excerpt(unit.text), suggest(unit, probs)))

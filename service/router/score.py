@@ -72,4 +72,7 @@ def confidence(scores: Scores, in_bn_context: bool = True) -> tuple[str, float]:
 
 
 def mentions_normalization(normalized: str) -> bool:
-    return bool(patterns.COMPILED_BN_CONTEXT.search(normalized))
+    if patterns.COMPILED_BN_CONTEXT.search(normalized):
+        return True
+    return bool(patterns.COMPILED_EVAL_CONTEXT.search(normalized)) and not \
+        patterns.COMPILED_DROPOUT_CONTEXT.search(normalized)

@@ -42,7 +42,10 @@ def test_identifiers_are_split_into_their_parts():
 
 def test_an_excerpt_never_quotes_code():
     routing = route(POST)
-    assert [a.type for a in routing.asks] == ["train_eval_gap"]
+    # The question is about eval(); the pasted "Expected more than 1 value per channel" may add
+    # small_batch_statistics after it, and neither ask may quote the code.
+    assert routing.asks[0].type == "train_eval_gap"
+    assert {a.type for a in routing.asks} <= {"train_eval_gap", "small_batch_statistics"}
     for ask in routing.asks:
         assert "def forward" not in ask.excerpt and "Traceback" not in ask.excerpt
 

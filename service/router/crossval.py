@@ -1,0 +1,179 @@
+"""Cross-validated router figures on the real posts: `python -m service.router.crossval`.
+
+The tune, dev and pool splits of tests/router/real/posts.jsonl (never the test split) are cut
+into FOLDS folds by `source`, so that a repository or site never sits on both sides of a fold.
+For each fold the learned scorer is retrained (train.py: the written set plus the posts of the
+other folds whose split is in `--train`) and the full router -- the patterns' reading of each
+post (route.read) and decide.choose with the fold's probabilities -- is scored on the fold's
+posts. The figures are those of `bnlab bench router`, pooled over all folds: single-question
+top-1, multi-question per-ask precision and recall, off-topic rejection and on-topic not
+understood, overall and per split. Nothing is sampled: the same data and settings give the
+same figures.
+
+The folds: sources in a fixed pseudo-random order (SHA-1 of the name), those with a
+multi-question post first so that each fold gets some, each given to the fold with the fewest
+posts so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import decide, realset, train
+from .route import Reading, read
+
+FOLDS = 5
+SPLITS = ("tune", "dev", "pool")  # the test split is never read here
+
+
+def assign_folds(posts: list[dict], k: int = FOLDS) -> list[int]:
+    """The fold of each post; all posts of a source share one."""
+    multi = {p["source"] for p in posts if p["kind"] == "multi"}
+    size = Counter(p["source"] for p in posts)
+    order = sorted(size, key=lambda s: (s not in multi,
+                                        hashlib.sha1(s.encode("utf-8")).hexdigest()))
+    fold_of: dict[str, int] = {}
+    filled = [0] * k
+    multi_filled = [0] * k
+    for source in order:
+        # Multi-question sources are spread by their own count first.
+        key = (lambda f: (multi_filled[f], filled[f], f)) if source in multi else \
+            (lambda f: (filled[f], f))
+        fold = min(range(k), key=key)
+        fold_of[source] = fold
+        filled[fold] += size[source]
+        multi_filled[fold] += source in multi
+    return [fold_of[p["source"]] for p in posts]
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the learned scorer is trained on and how."""
+
+    train_splits: tuple[str, ...] = ("tune",)
+    l2: float = train.L2
+    steps: int = train.STEPS
+    none_weight: float = train.NONE_WEIGHT
+
+
+@dataclass
+class Prepared:
+    """Everything about the posts that does not depend on the learned scorer."""
+
+    posts: list[dict]
+    folds: list[int]
+    readings: list[Reading | None]
+    feats: list[set[str]]
+    written: list[tuple[set[str], list[str]]]
+
+
+def prepare(posts: list[dict] | None = None, k: int = FOLDS) -> Prepared:
+    posts = [p for p in (posts or realset.load()) if p["split"] in SPLITS]
+    written = [(train.post_features(text), types) for text, types in train.examples(())]
+    return Prepared(posts, assign_folds(posts, k), [read(p["text"]) for p in posts],
+                    [train.post_features(p["text"]) for p in posts], written)
+
+
+def out_of_fold(prep: Prepared, config: Config) -> list[dict[str, float]]:
+    """Each post's learned probabilities from the model of the folds it is not in."""
+    out: list[dict[str, float]] = [{} for _ in prep.posts]
+    for fold in sorted(set(prep.folds)):
+        rows = [i for i, f in enumerate(prep.folds) if f != fold
+                and prep.posts[i]["split"] in config.train_splits]
+        feats = [f for f, _ in prep.written] + [prep.feats[i] for i in rows]
+        labels = [t for _, t in prep.written] + [prep.posts[i]["labels"] for i in rows]
+        model = train.fit_features(feats, labels, l2=config.l2, steps=config.steps,
+                                   none_weight=config.none_weight)
+        held = [i for i, f in enumerate(prep.folds) if f == fold]
+        for i, probs in zip(held, predict(model, [prep.feats[i] for i in held]), strict=True):
+            out[i] = probs
+    return out
+
+
+def predict(model: dict, feats: list[set[str]]) -> list[dict[str, float]]:
+    col = {f: i for i, f in enumerate(model["vocab"])}
+    # Half precision as shipped (learned.save), so the figures are those of the model file.
+    weights = model["weights"].astype(np.float16).astype(np.float64)
+    z = train.design(feats, col).astype(np.float64) @ weights + model["bias"]
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    return [dict(zip(model["classes"], row.tolist(), strict=True)) for row in p]
+
+
+def asks(prep: Prepared, probs: list[dict[str, float]],
+         settings: decide.Settings | None = None) -> list[list[str]]:
+    """The types the router gives each post, as route() would with these probabilities."""
+    out = []
+    for reading, p in zip(prep.readings, probs, strict=True):
+        if reading is None:
+            out.append([])
+            continue
+        picks = decide.choose(reading.rule_conf, p, reading.in_bn, settings, reading.tooling)
+        out.append([] if picks is None else [pick.type for pick in picks])
+    return out
+
+
+def figures(posts: list[dict], got: list[list[str]]) -> dict[str, float]:
+    """The bench's figures (realset.py) for these posts and outcomes."""
+    rep = realset.SplitReport("cv", posts=len(posts))
+    rep.outcomes = [realset.Outcome(p, g, 0.0, False) for p, g in zip(posts, got, strict=True)]
+    realset.score_outcomes(rep)
+    return {"top1": rep.top1, "multi_precision": rep.multi_precision,
+            "multi_recall": rep.multi_recall, "rejection": rep.rejection,
+            "not_understood": rep.not_understood, "single": rep.single, "multi": rep.multi,
+            "offtopic": rep.offtopic}
+
+
+def report(prep: Prepared, got: list[list[str]]) -> dict[str, dict[str, float]]:
+    """Figures over all posts and per split."""
+    out = {"all": figures(prep.posts, got)}
+    for split in SPLITS:
+        rows = [i for i, p in enumerate(prep.posts) if p["split"] == split]
+        out[split] = figures([prep.posts[i] for i in rows], [got[i] for i in rows])
+    return out
+
+
+def _print(rep: dict[str, dict[str, float]]) -> None:
+    print(f"{'':6} {'top-1':>6} {'m.prec':>6} {'m.rec':>6} {'reject':>6} {'not-u':>6}   n "
+          "(single/multi/off)")
+    for name, f in rep.items():
+        print(f"{name:6} {f['top1']:6.3f} {f['multi_precision']:6.3f} {f['multi_recall']:6.3f} "
+              f"{f['rejection']:6.3f} {f['not_understood']:6.3f}   "
+              f"{f['single']}/{f['multi']}/{f['offtopic']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.router.crossval",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--train", default=",".join(train.TRAIN_SPLITS),
+                        help="splits the scorer of each fold trains on (comma separated)")
+    parser.add_argument("--l2", type=float, default=train.L2)
+    parser.add_argument("--none-weight", type=float, default=train.NONE_WEIGHT)
+    parser.add_argument("--alpha", type=float, default=decide.SETTINGS.alpha)
+    parser.add_argument("--none-min", type=float, default=decide.SETTINGS.none_min)
+    parser.add_argument("--none-min-tooling", type=float,
+                        default=decide.SETTINGS.none_min_tooling)
+    parser.add_argument("--folds", type=int, default=FOLDS)
+    args = parser.parse_args(argv)
+    splits = tuple(s for s in args.train.split(",") if s)
+    if "test" in splits:
+        parser.error("the test split is never trained on")
+    config = Config(splits, l2=args.l2, none_weight=args.none_weight)
+    settings = replace(decide.SETTINGS, alpha=args.alpha, none_min=args.none_min,
+                       none_min_tooling=args.none_min_tooling)
+    prep = prepare(k=args.folds)
+    got = asks(prep, out_of_fold(prep, config), settings)
+    print(f"{args.folds}-fold cross-validation by source over {', '.join(SPLITS)} "
+          f"({len(prep.posts)} posts); scorer trained on the written set + {', '.join(splits)}")
+    _print(report(prep, got))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
