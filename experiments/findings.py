@@ -134,6 +134,8 @@ def compare(key: str, metric: str, a: Side, b: Side, *, importance: float = 0.5,
     if all(abs(v) < 0.5 * 10**-digits for v in (lo, hi) if math.isfinite(v)):
         digits += 1  # an interval that would print as "0.00 to 0.00" gets one more digit
     digits = _digits_for(lo, hi, 1.0 if ratio else 0.0, digits, resolved=direction != 0)
+    if not ratio:
+        digits = _digits_to_agree(mean_a, mean_b, diff, digits)
     base = RATIO_TEXT if ratio else DEFAULT_TEXT
     template = FEW_SEEDS_TEXT if est.n < 2 else (texts or base).get(direction, base[direction])
     template = prefix + template  # e.g. "At batch {batch}, " before the comparison
@@ -185,6 +187,23 @@ def _digits_for(lo: float, hi: float, null: float, digits: int, resolved: bool) 
         return digits
     gap = min(abs(lo - null), abs(hi - null))
     while digits < MAX_DIGITS and gap < 0.5 * 10**-digits:
+        digits += 1
+    return digits
+
+
+def _digits_to_agree(mean_a: float, mean_b: float, diff: float, digits: int) -> int:
+    """Decimals enough that the printed difference is the printed means' difference: 0.625
+    against 0.602 would print as "0.63 against 0.60, 0.02 lower" at two. Only where the
+    difference is that of the means (no seed left out of one side)."""
+    if not all(map(math.isfinite, (mean_a, mean_b, diff))) or abs(mean_a - mean_b - diff) > 1e-9:
+        return digits
+
+    def agree(d: int) -> bool:
+        shown = float(fmt_number(mean_a, d).replace(",", "")) - float(
+            fmt_number(mean_b, d).replace(",", ""))
+        return abs(shown - float(fmt_number(diff, d).replace(",", ""))) < 0.5 * 10**-d
+
+    while digits < MAX_DIGITS and not agree(digits):
         digits += 1
     return digits
 

@@ -236,3 +236,15 @@ def test_a_resolved_interval_is_printed_with_digits_enough_to_exclude_zero():
     e = estimate("e", "gap", Side("a", [0.004, 0.006, 0.005, 0.0045]),
                  {1: "{a} {mean} ({lo} to {hi})", -1: "", 0: ""})
     assert e.direction == 1 and not e.text.endswith("(0.00 to 0.01)")
+
+
+def test_the_printed_difference_is_the_difference_of_the_printed_means():
+    from experiments.findings import Side, compare
+
+    a = np.array([0.601, 0.603, 0.602, 0.6025, 0.6015, 0.603, 0.6013])
+    b = a + np.array([0.02, 0.025, 0.022, 0.024, 0.023, 0.021, 0.026])
+    # At two decimals: 0.60 against 0.63 (means 0.602, 0.625), yet "0.02 lower".
+    text = compare("k", "test accuracy", Side("x", a), Side("y", b)).text
+    assert "0.602 test accuracy against 0.625 for y, 0.023 lower" in text
+    plain = compare("k", "test accuracy", Side("x", a - 0.1), Side("y", a + 0.2)).text
+    assert "0.50 test accuracy against 0.80 for y, 0.30 lower" in plain  # agrees at two
