@@ -191,6 +191,6 @@ def get(type_id: str) -> QuestionType:
         raise UnknownQuestionType(type_id, ids()) from None
 
 
-def planned_entry(type_id: str) -> tuple[str, str]:
+def catalog_entry(type_id: str) -> tuple[str, str]:
     """(title, question) of a catalog id, for the question modules to reuse."""
     return _CATALOG[type_id]

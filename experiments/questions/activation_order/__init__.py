@@ -10,7 +10,7 @@ arms), `measure` (training and the measured cells), `findings` (claims and verdi
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -55,5 +55,5 @@ def cells_table(rows: list[dict], kinds: list[str], lrs: list[float]) -> str:
     return table(["test accuracy", *heads], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

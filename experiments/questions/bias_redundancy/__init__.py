@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -65,5 +65,5 @@ def cells_table(rows: list[dict]) -> str:
 PAIR_NAMES = {"bn": "batch norm pair", "no_norm": "no-normalization pair"}
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...runner import seeded_global_rng
@@ -130,5 +130,5 @@ def cells_table(rows: list[dict], measured: Measured) -> str:
     return table(["arm", *(name for _, name in COLUMNS)], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

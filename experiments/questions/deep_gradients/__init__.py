@@ -10,7 +10,7 @@ the norm of every layer's weight gradient at initialisation and after a short tr
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -51,5 +51,5 @@ def cells_table(rows: list[dict], depths: list[int]) -> str:
     return table(["growth of ||dL/dW|| per layer", *(f"{d} layers" for d in depths)], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

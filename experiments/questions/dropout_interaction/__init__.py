@@ -8,7 +8,7 @@ widths, with the variance shift of Li et al. (2019) measured directly. Modules: 
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...runner import seeded_global_rng
@@ -58,5 +58,5 @@ def cells_table(rows: list[dict]) -> str:
                   "variance ratio"], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

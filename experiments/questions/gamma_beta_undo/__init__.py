@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -80,5 +80,5 @@ TABLE_NOTE = ("Main optimizer, whole network: arithmetic means over seeds ± the
               "norms; - where an arm has no gamma.")
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

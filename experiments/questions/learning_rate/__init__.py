@@ -10,7 +10,7 @@ arm's best rate answer it (Ioffe & Szegedy 2015; Bjorck et al. 2018). Modules: `
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -58,5 +58,5 @@ def cells_table(rows: list[dict], opts: list[str]) -> str:
                   "test accuracy at best rate"], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

@@ -9,7 +9,7 @@ comparison). Modules: `spec`, `measure`, `findings`, `figures`.
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...sweeps import batch_sizes, normal_batch
@@ -86,5 +86,5 @@ def cells_table(rows: list[dict], models: list[str], sizes: list[int]) -> str:
     return table(["network", "test accuracy", *(f"batch {b}" for b in sizes)], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

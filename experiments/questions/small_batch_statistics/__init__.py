@@ -11,7 +11,7 @@ includes the asker's own, at equal epochs. Modules: `spec` (parameters and arms)
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...sweeps import batch_sizes, normal_batch
@@ -80,5 +80,5 @@ def cells_table(rows: list[dict], sizes: list[int]) -> str:
     return table(["test accuracy", *(f"batch {b}" for b in sizes)], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

@@ -10,7 +10,7 @@ the usual fixes are measured: PreciseBN and frozen batch norm (Wu & Johnson 2021
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -71,5 +71,5 @@ def cells_table(rows: list[dict]) -> str:
     return table(["condition", "eval mode", "train mode", "PreciseBN", "variance ratio"], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)

@@ -10,7 +10,7 @@ its predicted equilibrium, and test accuracy. Modules: `spec`, `measure`, `findi
 from __future__ import annotations
 
 from ... import datasets
-from ...catalog import QuestionType, planned_entry
+from ...catalog import QuestionType, catalog_entry
 from ...references import cite
 from ...result import Result, RunContext
 from ...writeup import build_result, load_text, mean_pm, table
@@ -47,5 +47,5 @@ def cells_table(rows: list[dict]) -> str:
                   "predicted", "test accuracy"], body)
 
 
-title, question = planned_entry(ID)
+title, question = catalog_entry(ID)
 QUESTION = QuestionType(ID, title, question, SCHEMA, run)
