@@ -192,20 +192,19 @@ def _digits_for(lo: float, hi: float, null: float, digits: int, resolved: bool) 
 
 
 def _digits_to_agree(mean_a: float, mean_b: float, diff: float, digits: int) -> int:
-    """Decimals enough that the printed difference is the printed means' difference: 0.625
-    against 0.602 would print as "0.63 against 0.60, 0.02 lower" at two. Only where the
-    difference is that of the means (no seed left out of one side)."""
+    """One more decimal where a small difference disagrees with the printed means: 0.625
+    against 0.602 would print as "0.63 against 0.60, 0.02 lower" at two. Rounding can always
+    leave the last digit one off; that matters only while the difference shows a single
+    significant digit. Only where the difference is that of the means (no seed left out)."""
     if not all(map(math.isfinite, (mean_a, mean_b, diff))) or abs(mean_a - mean_b - diff) > 1e-9:
         return digits
 
-    def agree(d: int) -> bool:
-        shown = float(fmt_number(mean_a, d).replace(",", "")) - float(
-            fmt_number(mean_b, d).replace(",", ""))
-        return abs(shown - float(fmt_number(diff, d).replace(",", ""))) < 0.5 * 10**-d
+    def shown(value: float) -> float:
+        return float(fmt_number(value, digits).replace(",", ""))
 
-    while digits < MAX_DIGITS and not agree(digits):
-        digits += 1
-    return digits
+    unit = 10.0**-digits
+    off = abs(shown(mean_a) - shown(mean_b) - shown(diff)) > 0.5 * unit
+    return digits + 1 if off and abs(diff) < 10 * unit and digits < MAX_DIGITS else digits
 
 
 def divergence(key: str, side: Side, scored_as: str, importance: float = 0.9,

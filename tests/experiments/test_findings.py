@@ -248,3 +248,7 @@ def test_the_printed_difference_is_the_difference_of_the_printed_means():
     assert "0.602 test accuracy against 0.625 for y, 0.023 lower" in text
     plain = compare("k", "test accuracy", Side("x", a - 0.1), Side("y", a + 0.2)).text
     assert "0.50 test accuracy against 0.80 for y, 0.30 lower" in plain  # agrees at two
+    # A large difference keeps two decimals though its last digit is one off.
+    big = compare("k", "test accuracy", Side("x", np.array([0.3253] * 3) + [0.01, 0, -0.01]),
+                  Side("y", np.array([0.1727] * 3) + [0.0, 0.01, -0.01])).text
+    assert "0.33 test accuracy against 0.17 for y, 0.15 higher" in big
