@@ -152,3 +152,47 @@ def test_training_is_deterministic_on_cpu_for_given_seeds(data):
         runs.append(trainer.train(model, data, cfg, SEEDS).metrics)
     for name in runs[0]:
         np.testing.assert_array_equal(runs[0][name], runs[1][name])
+
+
+def test_long_cpu_runs_train_through_the_compiler_where_one_is_installed(monkeypatch):
+    from experiments import trainer as tr
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(tr, "compiler_available", lambda: True)
+    assert tr.should_compile(None, tr.COMPILE_MIN_STEPS, cpu)
+    assert not tr.should_compile(None, tr.COMPILE_MIN_STEPS - 1, cpu)  # short: not worth it
+    assert not tr.should_compile(None, 10**6, cuda)  # CUDA graphs there instead
+    assert tr.should_compile(True, 10, cpu) and not tr.should_compile(False, 10**6, cpu)
+    monkeypatch.setattr(tr, "compiler_available", lambda: False)
+    assert not tr.should_compile(None, 10**6, cpu)
+
+
+@pytest.mark.slow
+def test_the_compiled_step_trains_as_the_eager_one(tmp_path, monkeypatch):
+    """Through torch.compile, a model with several arms (running averages, group norm, batch
+    renorm) ends where the eager step ends, up to float rounding."""
+    import importlib
+
+    from experiments import catalog, datasets, models
+    from experiments.trainer import TrainConfig, Trainer, compiler_available
+
+    if not compiler_available():
+        pytest.skip("no C++ compiler for torch.compile")
+    monkeypatch.setenv("BNLAB_DATA_DIR", str(tmp_path))
+    spec = importlib.import_module("experiments.questions.small_batch_statistics.spec")
+    p = catalog.get("small_batch_statistics").resolve("smoke", {
+        "arms": ["batchnorm", "ewa_forward", "groupnorm", "batch_renorm"]})
+    data = datasets.load("mnist1d", num_samples=1000)
+    seeds = list(range(p["seeds"])) * len(p["arms"])
+    accs = []
+    for compile_ in (False, True):
+        model = models.build(models.ModelSpec(kind="mlp", width=32, depth=2), seeds,
+                             data.n_features, data.n_classes,
+                             arms=[spec.arm_spec(a, p, 40) for a in p["arms"]])
+        cfg = TrainConfig(batch_size=8, steps=40, lr=0.01, n_evals=1, compile=compile_,
+                          threads=1)
+        run = Trainer(model, data, cfg, seeds, torch.device("cpu"))
+        accs.append(run.run().final("test_loss"))
+        # The compiled run kept its compiled step (no fallback to eager on an error).
+        assert (run._model_loss != run._eager_model_loss) == compile_
+    np.testing.assert_allclose(accs[1], accs[0], rtol=2e-3, atol=2e-3)
