@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -119,12 +120,15 @@ COMPILE_MIN_STEPS = 30_000
 
 def should_compile(setting: bool | None, total_steps: int, device: torch.device) -> bool:
     """Whether a run trains through torch.compile: as set, or (None) on the CPU for runs of
-    at least COMPILE_MIN_STEPS steps where a C++ compiler is installed (inductor needs one)."""
+    at least COMPILE_MIN_STEPS steps where a C++ compiler is installed (inductor needs one),
+    in a process's main thread: the compiler's caches are not safe for runs on several
+    threads at once (the embedded worker's), so those train eagerly."""
     if device.type != "cpu":
         return False
     if setting is not None:
         return setting
-    return total_steps >= COMPILE_MIN_STEPS and compiler_available()
+    return (total_steps >= COMPILE_MIN_STEPS and compiler_available()
+            and threading.current_thread() is threading.main_thread())
 
 
 def compiler_available() -> bool:

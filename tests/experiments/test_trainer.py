@@ -6,6 +6,8 @@ model of its own, every comparison across seeds and arms would be wrong.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -163,6 +165,12 @@ def test_long_cpu_runs_train_through_the_compiler_where_one_is_installed(monkeyp
     assert not tr.should_compile(None, tr.COMPILE_MIN_STEPS - 1, cpu)  # short: not worth it
     assert not tr.should_compile(None, 10**6, cuda)  # CUDA graphs there instead
     assert tr.should_compile(True, 10, cpu) and not tr.should_compile(False, 10**6, cpu)
+    on_a_thread = []
+    worker = threading.Thread(target=lambda: on_a_thread.append(
+        tr.should_compile(None, 10**6, cpu)))
+    worker.start()
+    worker.join()
+    assert on_a_thread == [False]  # runs side by side on threads train eagerly
     monkeypatch.setattr(tr, "compiler_available", lambda: False)
     assert not tr.should_compile(None, 10**6, cpu)
 
