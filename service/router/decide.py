@@ -54,7 +54,8 @@ class Pick:
 
 
 def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: bool,
-           settings: Settings | None = None, tooling: bool = False) -> list[Pick] | None:
+           settings: Settings | None = None, tooling: bool = False,
+           questions: bool = True) -> list[Pick] | None:
     """The asks in order (the patterns' order of first appearance, a nearest type first), or
     None when the post is off topic. `rule_conf` holds the types some part asked confidently;
     `tooling` says that the patterns read some part of the post as off topic."""
@@ -79,4 +80,6 @@ def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: b
     for type_id, conf in rule_conf.items():
         if type_id == primary or probs[type_id] >= settings.agree_min:
             picks.append(Pick(type_id, conf, False))
+    if not questions and rule_conf.get(primary, 0.0) > picks[0].confidence:
+        picks.sort(key=lambda p: p.type != primary)
     return picks
