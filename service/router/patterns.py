@@ -114,6 +114,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"batch (?:stat\w*|mean|moments?)|per batch"),
         (1.0, r"\bper gpu\b|gpu memory"),
         (2.0, r"(?:handful|few|couple) of (?:samples|images|examples)"),
+        # A batch of one: "single-item batches", "the last batch holds only one sample".
+        (2.5, r"single ?(?:item|sample|image|example|element) batch\w*|batch\w* (?:\w+ ){0,3}"
+              r"(?:only |just )?(?:one|a single|1) (?:item|sample|image|example|element)s?\b"),
         (1.0, r"forward pass"),
         (1.5, r"(?:use|using|plug|with)\w* (?:the )?" + RUNNING),
     ],
@@ -321,7 +324,12 @@ OFF_TOPIC: list[tuple[float, str]] = [
 # The post is about normalization at all (used to down-weight posts that never mention it).
 # BN's own error message and its buffers also say the post is about BN.
 BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
-              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel")
+              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel|"
+              # Normalization as a layer of the network, not of the input data.
+              r"(?:without|no|any) (?:any )?normali[sz]ation (?:layers? )?(?:after|before|between|"
+              r"in (?:the |each |every )?(?:layers?|blocks?|network))|"
+              r"(?:train\w*|works?) without (?:any )?normali[sz]ation|"
+              r"pre ?activation (?:resnet|block)|intra ?batch (?:communication|leak\w*|info\w*)")
 # model.eval() switches BN and dropout: a post about it that never names dropout is about BN.
 EVAL_CONTEXT = r"\.?eval ?\(\)|\beval(?:uation)? mode\b"
 DROPOUT_CONTEXT = r"dropout"
