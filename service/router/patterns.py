@@ -89,6 +89,10 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.5, r"noise (?:inject|after)\w*|(?:random|add\w*) noise|noise injection"),
         (1.0, r"(?:reason|why) (?:\w+ ){0,3}(?:works?|helps?)\b"),
         (1.0, r"\bstable distributions?|stabili[sz]\w* (?:the )?distributions?"),
+        # Whether BN pays off at all: better or worse results with it than without.
+        (1.5, r"(?:bn|batch ?norm\w*) (?:\w+ ){0,4}(?:improv|increas|boost|hurt|help)\w* "
+              r"(?:the |my )?(?:\w+ )?(?:results?|performance|accuracy)|"
+              r"perform\w* (?:worse|better|poorly)"),
     ],
     "small_batch_statistics": [
         # Real posts: synchronized BN across GPUs, per-GPU batches, batch size 1.
@@ -162,8 +166,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     "deep_gradients": [
         # Real posts: whether a (residual) network needs BN at all, training without it.
         (2.5, r"without (?:any )?(?:bn|batch ?norm\w*|normali[sz]ation)|"
-              r"(?:don'?t|didn'?t|not|never|no) (?:use |using |include |add )?(?:any )?"
-              r"(?:bn|batch ?norm\w*)\b(?! (?:in|at|on|for|after|before|to) )|"
+              r"(?:don'?t|didn'?t|not|never|no) (?:you |we |they |i )?(?:to )?(?:use |using |"
+              r"include |add |introduce |apply )?(?:any )?(?:\w+ and )?(?:bn|batch ?norm\w*)\b"
+              r"(?! (?:in|at|on|for|after|before|to) )|"
               r"remov\w* (?:the |all )?(?:bn|batch ?norm\w*)|"
               r"(?:dropping|drop) (?:the )?(?:bn|batch ?norm\w*)|fixup|skipinit|rezero|"
               r"need (?:the )?(?:bn|batch ?norm\w*)|(?:bn|batch ?norm\w*) (?:layers? )?"
