@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import decide, realset, train
+from .learned import NONE
 from .route import Reading, read
 
 FOLDS = 5
@@ -106,17 +107,39 @@ def predict(model: dict, feats: list[set[str]]) -> list[dict[str, float]]:
     return [dict(zip(model["classes"], row.tolist(), strict=True)) for row in p]
 
 
+def picks(prep: Prepared, probs: list[dict[str, float]],
+          settings: decide.Settings | None = None) -> list[list[decide.Pick]]:
+    """The asks the router gives each post, as route() would with these probabilities."""
+    out = []
+    for reading, p in zip(prep.readings, probs, strict=True):
+        chosen = None if reading is None else decide.choose(
+            reading.rule_conf, p, reading.in_bn, settings, reading.tooling, reading.questions)
+        out.append(chosen or [])
+    return out
+
+
 def asks(prep: Prepared, probs: list[dict[str, float]],
          settings: decide.Settings | None = None) -> list[list[str]]:
     """The types the router gives each post, as route() would with these probabilities."""
-    out = []
-    for reading, p in zip(prep.readings, probs, strict=True):
-        if reading is None:
-            out.append([])
+    return [[pick.type for pick in row] for row in picks(prep, probs, settings)]
+
+
+def wrong(prep: Prepared, chosen: list[list[decide.Pick]],
+          probs: list[dict[str, float]]) -> list[str]:
+    """One line per out-of-fold error: id, split, expected -> got, the first ask's confidence
+    ("~": only the nearest type), the learned probability of "none", an excerpt."""
+    lines = []
+    for post, row, p in zip(prep.posts, chosen, probs, strict=True):
+        got = [pick.type for pick in row]
+        want = post["labels"]
+        ok = got[:1] == want if post["kind"] == "single" else set(got) == set(want)
+        if ok:
             continue
-        picks = decide.choose(reading.rule_conf, p, reading.in_bn, settings, reading.tooling)
-        out.append([] if picks is None else [pick.type for pick in picks])
-    return out
+        conf = f"{row[0].confidence:.2f}{'~' if row[0].nearest else ' '}" if row else "  -  "
+        excerpt = " ".join(post["text"].split())[:110]
+        lines.append(f"{post['id']} {post['split']:4} {','.join(want) or 'none':>32} -> "
+                     f"{','.join(got) or 'none':32} {conf} n={p.get(NONE, 0.0):.2f} {excerpt}")
+    return lines
 
 
 def figures(posts: list[dict], got: list[list[str]]) -> dict[str, float]:
@@ -160,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--none-min-tooling", type=float,
                         default=decide.SETTINGS.none_min_tooling)
     parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument("--errors", action="store_true",
+                        help="also list the out-of-fold errors, one line each")
     args = parser.parse_args(argv)
     splits = tuple(s for s in args.train.split(",") if s)
     if "test" in splits:
@@ -168,10 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = replace(decide.SETTINGS, alpha=args.alpha, none_min=args.none_min,
                        none_min_tooling=args.none_min_tooling)
     prep = prepare(k=args.folds)
-    got = asks(prep, out_of_fold(prep, config), settings)
+    probs = out_of_fold(prep, config)
+    chosen = picks(prep, probs, settings)
+    got = [[pick.type for pick in row] for row in chosen]
     print(f"{args.folds}-fold cross-validation by source over {', '.join(SPLITS)} "
           f"({len(prep.posts)} posts); scorer trained on the written set + {', '.join(splits)}")
     _print(report(prep, got))
+    if args.errors:
+        print("\nout-of-fold errors: id split expected -> got, confidence (~ nearest), text")
+        print("\n".join(wrong(prep, chosen, probs)))
     return 0
 
 

@@ -8,13 +8,19 @@ patterns do not. The rules here:
   is a sure pattern match (confidence >= rule_sure); a post that never mentions normalization
   needs less of the one and more of the other (none_min_no_bn, rule_sure_no_bn), and so
   does a post whose only parts the patterns read are about software or tooling (exporting,
-  fusing BN into a conv, installing: none_min_tooling). Such a post gets no ask;
+  fusing BN into a conv, installing: none_min_tooling). Such a post gets no ask; nor does a
+  post that the patterns place nowhere, read in part as tooling, and that asks no question
+  at all (a pull request or bug report about BN's software: "Add fused BN for the ONNX
+  exporter", "Fix fp16 issue in batch normalization");
 - otherwise the primary type is the one with the highest pattern confidence + alpha x learned
   probability, even when no pattern was confident: a post about BN always gets its nearest
   type ("nearest" is set so the caller can say which part was not placed);
 - every other type a part of the post asks confidently (pattern confidence >= THRESHOLD) is
   kept if the learned scorer does not rule it out (probability >= agree_min), so a post with
-  several questions gets several asks.
+  several questions gets several asks. They come in the order the post asks them, except in
+  a post of statements only, where the order of first appearance says nothing about what
+  is asked: there the primary type comes first when its pattern confidence is also the
+  higher.
 
 The settings were chosen by the cross-validation over the tune, dev and pool splits of
 tests/router/real/posts.jsonl (`python -m service.router.crossval`; see the README there).
@@ -54,16 +60,20 @@ class Pick:
 
 
 def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: bool,
-           settings: Settings | None = None, tooling: bool = False) -> list[Pick] | None:
+           settings: Settings | None = None, tooling: bool = False,
+           questions: bool = True) -> list[Pick] | None:
     """The asks in order (the patterns' order of first appearance, a nearest type first), or
     None when the post is off topic. `rule_conf` holds the types some part asked confidently;
-    `tooling` says that the patterns read some part of the post as off topic."""
+    `tooling` says that the patterns read some part of the post as off topic; `questions`
+    that some part of it asks a question."""
     settings = settings or SETTINGS
     if probs is None:  # no model shipped: the patterns decide alone
         return [Pick(t, c, False) for t, c in rule_conf.items()]
     top_rule = max(rule_conf.values(), default=0.0)
     none_min = settings.none_min if in_bn else settings.none_min_no_bn
     if tooling and not rule_conf:
+        if not questions:
+            return None
         none_min = min(none_min, settings.none_min_tooling)
     rule_sure = settings.rule_sure if in_bn else settings.rule_sure_no_bn
     if top_rule < rule_sure and probs[NONE] >= none_min:
@@ -79,4 +89,6 @@ def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: b
     for type_id, conf in rule_conf.items():
         if type_id == primary or probs[type_id] >= settings.agree_min:
             picks.append(Pick(type_id, conf, False))
+    if not questions and rule_conf.get(primary, 0.0) > picks[0].confidence:
+        picks.sort(key=lambda p: p.type != primary)
     return picks

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 
-BN = (r"(?:\bbn\b|\bbatch ?(?:re)?norm\w*|\bbatch (?:re)?normali[sz]\w*|\bbatchnormali[sz]\w*|"
-      r"\bsync ?bn\b)")
+# Named variants count too: AdaBN, DSBN, SyncBatchNorm, FrozenBatchNorm2d.
+BN = (r"(?:\b(?:ada|ds)?bn\b|\b(?:sync|frozen)?batch ?(?:re)?norm\w*|"
+      r"\bbatch (?:re)?normali[sz]\w*|\bbatchnormali[sz]\w*|\bsync ?bn\b)")
 ACT = (r"(?:relu|activations?|activation (?:function|layer)s?|non ?linearit(?:y|ies)|sigmoid|tanh|"
        r"gelu)")
 UNDO = (r"(?:undo\w*|cancel\w*(?: out)?|revert\w*|revers\w*|invert\w*|recover\w*|restor\w*|"
@@ -37,8 +38,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     "gamma_beta_undo": [
         # Real posts: affine=False, zero-initialised scale, learnable scale and shift.
         (2.5, r"\baffine\b|zero ?init\w*|init\w* (?:\w+ ){0,3}(?:to|as|with) zeros?|"
-              r"\bscale (?:parameter|factor)s?\b|fix_?gamma|scale ?(?:/|and|&) ?shift|"
-              r"zero (?:gamma|scale)|gamma (?:=|to|as) ?0\b|zero_?residual"),
+              r"\bscale (?:parameter|factor)s?\b|fix[_ ]?gamma|scale ?(?:/|and|&)? ?shift|"
+              r"zero (?:gamma|scale)|gamma (?:=|to|as|of) ?(?:0|zero)\b|zero[_ ]?residual"),
         (2.0, r"\b(?:gamma|beta)s?\b.{0,60}\b(?:gamma|beta)s?\b"),
         (1.0, r"\b(?:gamma|beta)s?\b"),
         (1.5, r"\b(?:scale and shift|shift and scale|rescale|re ?shift|affine|learn(?:ed|t|able) "
@@ -52,9 +53,15 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"\b(?:point(?:less)?|self defeating|why bother|what(?:'s| is) (?:the )?"
               r"(?:point|gained)|in the first place)\b"),
         (1.0, r"reparameteri[sz]\w*"),
+        # Caffe's Scale layer after BatchNorm holds gamma and beta; how BN's own parameters
+        # are counted or initialised.
+        (2.5, r"\bscale layers?\b|(?<!fix the )(?<!freeze the )(?<!update the )"
+              r"(?:params|parameters|weights) (?:of|in|on) (?:the |a |each )?"
+              r"(?:bn|batch ?norm\w*)(?: layers?| modules?)?\b(?! (?:are |is )?(?:not )?updat)"),
         (1.5, r"learn\w* to (?:output|reproduce|return|copy|recover|undo)|"
               r"(?:output|reproduce|return|copy)\w* (?:exactly )?(?:its|the) (?:own )?input"),
         (1.5, r"learn(?:able|ed|t)? (?:params|parameters|scale|shift|offset)|scale and offset|"
+              r"(?:scale|shift|offset) (?:learning|learnt|learned)\b|"
               r"offset and scale|per channel (?:params|parameters)|two parameters"),
         (1.0, r"\b(?:put|add|bring|give|sets?)\w* (?:\w+ ){0,4}(?:right )?back\b|circular"),
         (1.0, r"\b(?:backprop\w*|gradient descent|the optimizer|sgd)\b.{0,50}" + UNDO),
@@ -82,6 +89,10 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.5, r"noise (?:inject|after)\w*|(?:random|add\w*) noise|noise injection"),
         (1.0, r"(?:reason|why) (?:\w+ ){0,3}(?:works?|helps?)\b"),
         (1.0, r"\bstable distributions?|stabili[sz]\w* (?:the )?distributions?"),
+        # Whether BN pays off at all: better or worse results with it than without.
+        (1.5, r"(?:bn|batch ?norm\w*) (?:\w+ ){0,4}(?:improv|increas|boost|hurt|help)\w* "
+              r"(?:the |my )?(?:\w+ )?(?:results?|performance|accuracy)|"
+              r"perform\w* (?:worse|better|poorly)"),
     ],
     "small_batch_statistics": [
         # Real posts: synchronized BN across GPUs, per-GPU batches, batch size 1.
@@ -107,6 +118,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"batch (?:stat\w*|mean|moments?)|per batch"),
         (1.0, r"\bper gpu\b|gpu memory"),
         (2.0, r"(?:handful|few|couple) of (?:samples|images|examples)"),
+        # A batch of one: "single-item batches", "the last batch holds only one sample".
+        (2.5, r"single ?(?:item|sample|image|example|element) batch\w*|batch\w* (?:\w+ ){0,3}"
+              r"(?:only |just )?(?:one|a single|1) (?:item|sample|image|example|element)s?\b"),
         (1.0, r"forward pass"),
         (1.5, r"(?:use|using|plug|with)\w* (?:the )?" + RUNNING),
     ],
@@ -128,12 +142,18 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:final|last|output) (?:network )?(?:layers?|outputs?)\b|(?:final|last|output) "
               r"(?:network )?(?:layers?|outputs?) (?:\w+ ){0,6}(?:include|have|use|with)\w* "
               r"(?:a |the )?(?:bn|batch ?norm)"),
+        # BN before or after a conv, linear or upsampling layer, or the first layer.
+        (2.5, r"(?:bn|batch ?norm\w*)(?: layers?)? (?:(?:comes?|goes?|is|are|placed?|used|applied|"
+              r"inserted|added) )*(?:before|after) (?:the |every |each |a |an )?(?:first )?"
+              r"(?:conv\w*|linear|dense|fc|upsampl\w*|pool\w*|layers?)\b|"
+              r"\b(?:conv\w*|linear|dense|fc)(?: layers?)? (?:before|after|then|followed by) "
+              r"(?:the |a )?(?:bn|batch ?norm)"),
         (1.0, r"\bwx ?\+ ?b\b"),
         (1.0, r"\b" + ACT + r"\b"),
         (0.5, r"the other way round|both orders"),
     ],
     "learning_rate": [
-        (1.5, r"\bconverg\w*|lr_?mult|learning ?rate (?:of|for) (?:the )?(?:bn|batch ?norm)"),
+        (1.5, r"\bconverg\w*|learning ?rate (?:of|for) (?:the )?(?:bn|batch ?norm)"),
         (2.0, r"learning rates?|\blrs?\b|step sizes?"),
         (2.5, r"(?:higher|larger|bigger|big|high|large|aggressive|crank up|raise|increase\w*|"
               r"\d+ ?x) (?:the )?(?:learning rates?|\blr\b|step sizes?)"),
@@ -146,8 +166,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     "deep_gradients": [
         # Real posts: whether a (residual) network needs BN at all, training without it.
         (2.5, r"without (?:any )?(?:bn|batch ?norm\w*|normali[sz]ation)|"
-              r"(?:don'?t|didn'?t|not|never|no) (?:use |using |include |add )?(?:any )?"
-              r"(?:bn|batch ?norm\w*)\b(?! (?:in|at|on|for|after|before|to) )|"
+              r"(?:don'?t|didn'?t|not|never|no) (?:you |we |they |i )?(?:to )?(?:use |using |"
+              r"include |add |introduce |apply )?(?:any )?(?:\w+ and )?(?:bn|batch ?norm\w*)\b"
+              r"(?! (?:in|at|on|for|after|before|to) )|"
               r"remov\w* (?:the |all )?(?:bn|batch ?norm\w*)|"
               r"(?:dropping|drop) (?:the )?(?:bn|batch ?norm\w*)|fixup|skipinit|rezero|"
               r"need (?:the )?(?:bn|batch ?norm\w*)|(?:bn|batch ?norm\w*) (?:layers? )?"
@@ -173,13 +194,17 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     "train_eval_gap": [
         # Real posts: frozen BN when fine-tuning, trainable/training flags, moving statistics.
         (2.0, r"\bfreez\w*|\bfrozen\b|\bunfreez\w*|trainable ?=? ?false|training ?= ?false|"
-              r"is_?training|use_global_stats|norm_eval|fine ?tun\w*"),
+              r"is[_ ]?training|use[_ ]global[_ ]stats|norm[_ ]eval|fine ?tun\w*"),
         (1.5, r"moving[ _](?:mean|var\w*|average|stat\w*)|running[ _](?:mean|var\w*|stat\w*)|"
               r"population (?:mean|stat\w*)|(?:batch ?norm\w*|bn) (?:stat\w*|parameters? "
               r"(?:are|is) (?:not )?updat)|statistics (?:are |is )?(?:not )?updat\w*"),
         (1.5, r"\b(?:predict\w*|inference|deploy\w*|testing|test (?:phase|set|stage)|"
               r"evaluat\w*)\b"),
         (1.0, r"domain adaptation|different (?:results|outputs|predictions)|inconsistent"),
+        # Adapting BN's statistics to a new domain (AdaBN, domain-specific BN, test-time
+        # adaptation): which statistics the layer uses where.
+        (2.0, r"\badabn\b|\bdsbn\b|(?:source|target) domain|adaptation (?:stage|phase|step)|"
+              r"test ?time adaptation"),
         (3.0, r"(?:eval|evaluation|inference|test) mode|\.?eval ?\(\)|model\.eval"),
         (1.5, r"train(?:ing)? mode|\.?train ?\(\)"),
         (1.5, r"(?:worse|lower|drops?|terrible|bad|garbage|awful|poor)\w*.{0,40}(?:eval|inference|"
@@ -194,6 +219,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.0, r"train(?:ing)? (?:and|vs|versus) (?:eval\w*|test\w*|inference)|between training "
               r"and (?:eval\w*|test\w*)|gap between"),
         (2.0, r"precise ?bn|recalibrat\w*|recomput\w*"),
+        # Caffe's BatchNorm with lr_mult 0: its statistics are not learned by the optimizer.
+        (3.0, r"\blr mults?(?: (?:\w+ ){0,5}(?:is |are |set to |= ?)|:? ?)0\b"),
         (1.5, r"sorted by class|class sorted|non ?iid|not shuffled"),
         (1.0, r"same (?:input|data|image|batch)|different outputs"),
         (1.0, r"test ?time"),
@@ -202,6 +229,14 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (2.0, r"\beval\w* (?:accuracy|acc|performance|loss|results?|outputs?)|"
               r"(?:inference|eval\w*) (?:time|phase)"),
         (1.0, r"(?:don'?t|doesn'?t|not) match|mismatch\w*"),
+        # The running statistics as used at test time, and testing on one sample at a time:
+        # how BN behaves in eval mode, whatever the training batch size.
+        (2.0, r"(?:\btest\w*|inference|predict\w*|\beval\w*).{0,80}" + RUNNING + r" (?:\w+ )?"
+              + STATS + r"|" + RUNNING + r" (?:\w+ )?" + STATS + r".{0,80}(?:\btest\w*|inference|"
+              r"predict\w*|\beval\w*)"),
+        (2.5, r"(?:\btest\w*|inference|predict\w*|\beval\w*) (?:with|on|using|at|for) (?:a |only )?"
+              r"(?:batch ?size (?:of |= ?)?(?:1|one)\b|(?:one|a single|1|single) (?:data point|"
+              r"sample|image|example|input)s?\b)"),
     ],
     "dropout_interaction": [
         (3.5, r"(?<!\bno )(?<!without )(?<!not using )(?<!without any )dropout"),
@@ -268,6 +303,18 @@ OFF_TOPIC: list[tuple[float, str]] = [
           r"\bquanti[sz]\w*|\bconverter\b|\bfp16\b|half precision|mixed precision|"
           r"(?:pytorch|keras|tensorflow|caffe|mxnet|tf) to (?:pytorch|keras|tensorflow|caffe|"
           r"mxnet|tf|onnx|coreml|tensorrt)\b|\btensorrt\b|\bcoreml\b|\btypo\b"),
+    # Changes to a code base (a pull request, a patch, tests), a BN layer's speed on some
+    # hardware, the shapes its input may take: reports about software, not BN's behaviour.
+    (3.0, r"\bthis (?:pr|pull request|patch|commit)\b|\bpull request\b|\bsummary:|"
+          r"\breviewed by\b|\bunit ?tests?\b|\bfix\w* (?:the |a |an )?(?:\w+ ){0,3}tests\b"),
+    (2.5, r"\bslow(?:er)? than\b|\bslow(?:s|ed)? down\b(?! (?:the )?(?:converg|learn|train))|"
+          r"\bslowdown\b|\bslow (?:bn|batch ?norm)|(?:bn|batch ?norm\w*)(?: layers?)? (?:is |are )?"
+          r"(?:very |much |really |so )?slow\b|"
+          r"\b(?:training|inference|computation(?:al)?|running|execution) (?:speed|time)\b|"
+          r"\bspeed of\b|\bcpu\b|optimi[sz]\w* (?:the )?computation"),
+    (2.5, r"\b(?:additional|extra|input|output|wrong|channel) dimensions?\b|\(n, ?c\b|"
+          r"\binput shapes?\b|batch ?norm ?[123]d (?:\w+ ){0,3}batch ?norm ?[123]d|"
+          r"not (?:copy\w*|transferr\w*) (?:correctly|properly)"),
     (3.0, r"\b(?:quiz|assignment|homework|certificate|deadline|grader|submit)\b"),
     (2.0, r"\b(?:keras|tensorflow|jax) (?:vs|or|versus)\b|\b(?:vs|or|versus) (?:keras|tensorflow|"
           r"pytorch)\b|in tensorflow|in keras"),
@@ -282,7 +329,12 @@ OFF_TOPIC: list[tuple[float, str]] = [
 # The post is about normalization at all (used to down-weight posts that never mention it).
 # BN's own error message and its buffers also say the post is about BN.
 BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
-              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel")
+              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel|"
+              # Normalization as a layer of the network, not of the input data.
+              r"(?:without|no|any) (?:any )?normali[sz]ation (?:layers? )?(?:after|before|between|"
+              r"in (?:the |each |every )?(?:layers?|blocks?|network))|"
+              r"(?:train\w*|works?) without (?:any )?normali[sz]ation|"
+              r"pre ?activation (?:resnet|block)|intra ?batch (?:communication|leak\w*|info\w*)")
 # model.eval() switches BN and dropout: a post about it that never names dropout is about BN.
 EVAL_CONTEXT = r"\.?eval ?\(\)|\beval(?:uation)? mode\b"
 DROPOUT_CONTEXT = r"dropout"

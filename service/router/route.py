@@ -77,6 +77,11 @@ class Reading:
         return bool(self.collected.off_topic)
 
     @property
+    def questions(self) -> bool:
+        """Some part of the post asks a question (else every part is a statement)."""
+        return any(u.question for u in self.units)
+
+    @property
     def rule_conf(self) -> dict[str, float]:
         """The types some part of the post asks confidently, in order of first appearance."""
         conf = {t: e.confidence for t, e in self.collected.found.items()}
@@ -200,7 +205,8 @@ def _collect(units: list[_Unit], in_bn: bool) -> _Collected:
 
 def _assemble(reading: Reading, probs: dict[str, float] | None) -> Routing:
     units, got = reading.units, reading.collected
-    chosen = decide.choose(reading.rule_conf, probs, reading.in_bn, tooling=reading.tooling)
+    chosen = decide.choose(reading.rule_conf, probs, reading.in_bn, tooling=reading.tooling,
+                           questions=reading.questions)
     if chosen is None:  # the learned scorer and the patterns agree: nothing BN is asked
         return Routing(off_topic=[u.text for u in units])
     routing = Routing(off_topic=list(got.off_topic))

@@ -34,7 +34,10 @@ _PUZZLED = re.compile(
     r"(?:get|understand|see|figure out|decide|tell)|"
     r"(?:not|isn'?t) clear to me|i(?:'m| am) (?:confused|wondering|curious|not sure)(?: about)?|"
     r"i wonder|wondering|(?:can|could) (?:someone|anyone|you) explain|please explain|"
-    r"help me understand) (?:why|how|what|whether|if|when|where|which)\b)", re.I)
+    r"help me understand) (?:why|how|what|whether|if|when|where|which)\b|"
+    # A statement offered for checking asks whether it holds.
+    r"\bif (?:my understanding is|i understand(?: this| it)?) (?:correct(?:ly)?|right)\b|"
+    r"\bcorrect me if\b|\bam i (?:right|correct|wrong|missing something)\b)", re.I)
 
 
 def blocks(text: str) -> list[str]:

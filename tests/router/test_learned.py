@@ -72,6 +72,22 @@ def test_a_second_pattern_ask_the_model_rules_out_is_dropped():
     assert [p.type for p in picks] == ["bias_redundancy", "weight_decay"]
 
 
+def test_a_statement_only_tooling_post_no_pattern_places_is_off_topic():
+    probs = _probs(norm_comparison=0.5, none=0.1)
+    assert decide.choose({}, probs, in_bn=True, tooling=True, questions=False) is None
+    asked = decide.choose({}, probs, in_bn=True, tooling=True, questions=True)
+    assert [(p.type, p.nearest) for p in asked] == [("norm_comparison", True)]
+
+
+def test_in_a_post_of_statements_the_strongest_type_comes_first():
+    probs = _probs(deep_gradients=0.5, norm_comparison=0.2, none=0.05)
+    rule = {"norm_comparison": 0.55, "deep_gradients": 0.58}
+    stated = decide.choose(rule, probs, in_bn=True, questions=False)
+    assert [p.type for p in stated] == ["deep_gradients", "norm_comparison"]
+    asked = decide.choose(rule, probs, in_bn=True, questions=True)
+    assert [p.type for p in asked] == ["norm_comparison", "deep_gradients"]
+
+
 def test_route_flags_a_nearest_type_with_a_note():
     routing = route("Why is batch norm so weird? It does something odd to my features.")
     assert len(routing.asks) == 1 and routing.asks[0].nearest

@@ -92,6 +92,30 @@ def test_off_topic_posts_get_no_ask(text):
     assert routing.not_understood == []
 
 
+@pytest.mark.parametrize("text", [
+    "Add a fused conv + batchnorm kernel to the TensorRT converter",
+    "This PR fixes the unit tests for SyncBatchNorm on CPU.",
+    "My BatchNorm layers are much slower than the conv layers on the CPU",
+    "Handle inputs with extra dimensions in BatchNorm1d",
+])
+def test_reports_about_bn_software_get_no_ask(text):
+    assert route(text).asks == []
+
+
+@pytest.mark.parametrize(("text", "type_id"), [
+    ("Why does BN come before the conv in this bottleneck block?", "activation_order"),
+    ("Why is the lr_mult of the BatchNorm layer set to 0 in the prototxt?", "train_eval_gap"),
+    ("What is the Scale layer after every BatchNorm for?", "gamma_beta_undo"),
+    ("Why use zero_residual_block_bn_weights in the ResNet blocks?", "gamma_beta_undo"),
+    ("At test time, why does batch norm use the exponentially weighted average of the mean and "
+     "variance instead of the batch's own?", "train_eval_gap"),
+    ("The last batch can hold a single sample, and the model with batch norm crashes "
+     "during training. What should I do?", "small_batch_statistics"),
+])
+def test_phrasings_of_real_posts_reach_their_type(text, type_id):
+    assert types_of(route(text))[:1] == [type_id]
+
+
 def test_unclear_bn_question_gets_its_nearest_type_and_a_not_understood_note():
     # A post clearly about BN is never left without an ask: it gets the closest type with a
     # low confidence, and the part that no type took is reported with two suggestions.
