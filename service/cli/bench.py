@@ -14,6 +14,7 @@ BENCHMARKS = {
     "api": "service.bench_api:main",
     "router": "service.router.bench:main",
     "presets": "experiments.bench_presets:main",
+    "params": "experiments.bench_params:main",
     "chaos": "service.bench_chaos:main",
     "fuzz": "service.bench_fuzz:main",
     "bot": "service.bot.bench:main",

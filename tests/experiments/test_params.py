@@ -81,3 +81,14 @@ def test_split_sizes_match_the_generated_dataset(tmp_path, monkeypatch):
     for n in (505, 1000):
         d = datasets.load("mnist1d", num_samples=n)
         assert datasets.split_sizes(n) == (len(d.y_train), len(d.y_test))
+
+
+def test_the_edge_sweep_tries_limits_choices_and_flips():
+    from experiments.bench_params import edge_values
+
+    assert list(edge_values(Param("lr", "float", 0.1, "", min=1e-4, max=1.0))) == [1e-4, 1.0]
+    assert list(edge_values(Param("epochs", "int", 5, "", min=1, max=500))) == [1]  # cost
+    assert list(edge_values(Param("sizes", "int_list", [4], "", min=2, max=64))) == [[2], [64]]
+    assert list(edge_values(Param("arms", "str_list", ["a"], "", choices=("a", "b")))) == [
+        ["a"], ["b"]]
+    assert list(edge_values(Param("flag", "bool", False, ""))) == [True]
