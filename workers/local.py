@@ -73,11 +73,12 @@ class LocalWorker:
 
                 self._reconciler = Reconciler(self.settings, LocalDispatcher(self),
                                               db=database_for(self.settings)).start()
-                # Runs on these threads share the cores: each may use its share of them as
-                # intra-op threads, which grows when the others finish.
-                from experiments import threads
+            # Runs on these threads share the cores: each run's experiment takes its share as
+            # intra-op threads (catalog.cpu_threads), and the share grows as others finish.
+            # (Imported here: torch loads with the first job, not with the web app.)
+            from experiments import threads
 
-                threads.set_budget(self.thread_share)
+            threads.set_budget(self.thread_share)
             while len(self._threads) < self.slots:
                 thread = threading.Thread(target=self._run, daemon=True,
                                           name=f"bnlab-local-{len(self._threads) + 1}")
@@ -89,14 +90,10 @@ class LocalWorker:
         return intra_op_threads(os.cpu_count() or 1, self._running)
 
     def _run(self) -> None:
-        import torch
-
         while True:
             job_id = self._queue.get()
             with self._lock:
                 self._running += 1
-                share = intra_op_threads(os.cpu_count() or 1, self._running)
-            torch.set_num_threads(share)  # this thread's own setting (OpenMP is per thread)
             try:
                 execute_job(job_id, settings=self.settings, worker=worker_name("local"))
             except Exception:  # noqa: BLE001 - one broken job must not stop the worker
