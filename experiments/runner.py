@@ -133,8 +133,9 @@ class Cells:
         return len(self.items)
 
 
-# The global generator is one per process, and local workers are threads: two runs drawing
-# from it at once would take each other's numbers, so they hold it one at a time.
+# The global generator is one per process, and a process may train on several threads (an
+# embedded worker's job runs in a process of its own, but callers in-process need not): two runs
+# drawing from it at once would take each other's numbers, so they hold it one at a time.
 _GLOBAL_RNG_LOCK = threading.Lock()
 
 

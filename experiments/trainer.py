@@ -122,7 +122,8 @@ def should_compile(setting: bool | None, total_steps: int, device: torch.device)
     """Whether a run trains through torch.compile: as set, or (None) on the CPU for runs of
     at least COMPILE_MIN_STEPS steps where a C++ compiler is installed (inductor needs one),
     in a process's main thread: the compiler's caches are not safe for runs on several
-    threads at once (the embedded worker's), so those train eagerly."""
+    threads at once, so those train eagerly (jobs run in the main thread of a process of their
+    own, on Celery and on the embedded worker)."""
     if device.type != "cpu":
         return False
     if setting is not None:

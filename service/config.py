@@ -33,7 +33,7 @@ class Settings:
     database_url: str = ""
     # Celery broker and rate-limit store. Empty means embedded: jobs run in a local worker.
     redis_url: str = ""
-    # Who runs jobs: celery (needs redis_url), local (threads of this process) or auto.
+    # Who runs jobs: celery (needs redis_url), local (child processes of this one) or auto.
     executor: str = "auto"
     # Queue names; a deployment (or a test) may rename them to keep apart from others.
     gpu_queue: str = "gpu"
@@ -61,7 +61,8 @@ class Settings:
     # counts the client's address, not the proxy's, and sign-ins made over HTTPS get Secure
     # cookies. Without a proxy keep 0, or any client could claim another address.
     proxy_hops: int = 0
-    # Threads of the embedded local worker: 0 means one per core, so a post's asks overlap.
+    # Jobs the embedded local worker runs at once, each in its own process: 0 means one per
+    # core, so a post's asks overlap.
     local_workers: int = 0
     # Where experiments cache generated datasets (read by experiments.datasets directly).
     data_dir: str = "data"

@@ -220,27 +220,43 @@ def requeue_stale(session: Session, stale_after: float, max_attempts: int) -> li
     each gets a new task id, so the caller sends it as a new message. Flushes."""
     stale = session.scalars(select(Job).where(Job.state == JobState.RUNNING,
                                               _stale_clause(stale_after))).all()
-    requeued = []
-    for job in stale:
-        held = (Job.id == job.id, Job.attempts == job.attempts, Job.state == JobState.RUNNING,
-                _stale_clause(stale_after))
-        if job.attempts >= max_attempts:
-            session.execute(update(Job).where(*held).values(
-                state=JobState.FAILED, active_key=None, message="failed",
-                error=f"gave up after {job.attempts} attempts: the worker running the job "
-                      "was lost each time", finished_at=utcnow(), updated_at=utcnow())
-                .execution_options(synchronize_session=False))
-            continue
-        moved = session.execute(update(Job).where(*held).values(
-            state=JobState.QUEUED, progress=0.0, worker=None, task_id=uuid.uuid4().hex,
-            dispatched_at=None, updated_at=utcnow(),
-            message=f"queued again: the worker of attempt {job.attempts} stopped reporting")
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if moved:
-            requeued.append(job.id)
+    requeued = [job.id for job in stale if _requeue_or_fail(
+        session, job, max_attempts, f"the worker of attempt {job.attempts} stopped reporting",
+        _stale_clause(stale_after))]
     session.flush()
     return requeued
+
+
+def requeue_lost(session: Session, job_id: int, worker: str, max_attempts: int,
+                 why: str) -> bool:
+    """The process `worker` died while running job `job_id`: if its attempt still holds the
+    job, queue it again (that attempt is spent) or, out of attempts, fail it. True when it was
+    queued again. Commits."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.state != JobState.RUNNING or job.worker != worker[:200]:
+        session.rollback()
+        return False
+    requeued = _requeue_or_fail(session, job, max_attempts, why, Job.worker == job.worker)
+    session.commit()
+    return requeued
+
+
+def _requeue_or_fail(session: Session, job: Job, max_attempts: int, why: str, *still) -> bool:
+    """Move running `job` back to the queue under a new task id, or fail it when its attempts
+    are used up; only while its attempt holds it and the `still` conditions hold."""
+    held = (Job.id == job.id, Job.attempts == job.attempts, Job.state == JobState.RUNNING,
+            *still)
+    if job.attempts >= max_attempts:
+        session.execute(update(Job).where(*held).values(
+            state=JobState.FAILED, active_key=None, message="failed",
+            error=f"gave up after {job.attempts} attempts: the worker running the job "
+                  f"was lost each time (last: {why})", finished_at=utcnow(),
+            updated_at=utcnow()).execution_options(synchronize_session=False))
+        return False
+    return session.execute(update(Job).where(*held).values(
+        state=JobState.QUEUED, progress=0.0, worker=None, task_id=uuid.uuid4().hex,
+        dispatched_at=None, updated_at=utcnow(), message=f"queued again: {why}"[:MESSAGE_MAX])
+        .execution_options(synchronize_session=False)).rowcount == 1
 
 
 def queued_jobs(session: Session, *, sent_before) -> list[Job]:

@@ -58,7 +58,9 @@ class LocalDispatcher:
         self.worker.submit(job.id)
 
     def stop(self, job) -> None:
-        """Threads cannot be killed: the job stops at its next progress write."""
+        # The row is already cancelled; signalling the job's process stops it now rather than
+        # at its next progress write.
+        self.worker.stop(job.id)
 
 
 def make_dispatcher(settings: Settings, celery=None) -> Dispatcher:

@@ -67,7 +67,7 @@ def test_wrong_password_is_refused_then_sign_in_and_out(pages):
 
 def test_live_progress_reaches_succeeded_without_a_reload(pages, seed):
     pages.sign_in()
-    last = job_ids(seed)[-1]  # queued behind the other two on the one local worker thread
+    last = job_ids(seed)[-1]  # queued behind the other two on the one local worker slot
     pages.visit(f"/admin/jobs/{last}")
     assert text_of(pages.driver, "job-state") in ("queued", "running")
     pages.driver.execute_script("window.noReloadMarker = 'kept';")
@@ -215,8 +215,8 @@ def test_health_page_shows_the_embedded_worker(pages):
     pages.visit("/admin/health", screenshot="health")
     assert text_of(pages.driver, "check-database") == "ok"
     assert text_of(pages.driver, "check-redis").startswith("not used")
-    # The one thread the tests configure (local_workers=1; 0 would mean one per core).
-    assert re.match(r"Embedded local worker: 1 of 1 thread started",
+    # The one slot the tests configure (local_workers=1; 0 would mean one per core).
+    assert re.match(r"Embedded local worker: 1 of 1 slot started",
                     text_of(pages.driver, "local-worker"))
     assert text_of(pages.driver, "oldest") == "Nothing is waiting."
     assert text_of(pages.driver, "overall") == "ok"

@@ -88,7 +88,7 @@ def test_ask_needs_text(embedded, capsys):
 @pytest.mark.slow
 def test_ask_answers_the_forum_post_in_the_embedded_shape(embedded, tmp_path, capsys,
                                                           ready_seed_types, one_torch_thread):
-    """No Redis, no worker to start: the jobs run on the local worker, in this process."""
+    """No Redis, no worker to start: the jobs run on the local worker, in child processes."""
     out = tmp_path / "report"
     code = main(["ask", "--file", str(REPO / "examples" / "forum-post.txt"), "--preset",
                  "smoke", "--out", str(out)])

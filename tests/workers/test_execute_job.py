@@ -7,7 +7,6 @@ claim, progress, result and figures, every way to fail, cancel, and never runnin
 from __future__ import annotations
 
 import struct
-import time
 import zlib
 
 import pytest
@@ -157,20 +156,6 @@ def test_a_device_that_is_not_there_fails_the_job(database, settings, queued, mo
     state = execute_job(job_id, settings=settings.replace(device="cuda"), db=database)
     assert state == "failed"
     assert "cuda was asked for but no CUDA device is available" in load(database, job_id).error
-
-
-def test_the_local_worker_runs_jobs_on_a_thread(database, settings, queued, monkeypatch):
-    from workers.local import LocalWorker
-
-    StandIn().install(monkeypatch)
-    worker = LocalWorker(settings.replace(local_workers=2))
-    ids = [queued(seeds) for seeds in (1, 2, 3)]
-    assert worker.resume() == 3
-    deadline = time.monotonic() + 30
-    while any(load(database, i).state != JobState.SUCCEEDED for i in ids):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert all(load(database, i).worker.startswith("local@") for i in ids)
 
 
 def test_the_hard_time_limit_fails_the_job(database, settings, queued, monkeypatch):
