@@ -177,6 +177,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"left out|omitted|commented out|absent)|(?:left|leave|leaving) out (?:the )?"
               r"(?:bn|batch ?norm)|(?:is|are) (?:the )?(?:bn|batch ?norm\w*)(?: layers?)? "
               r"(?:necessary|needed|required|essential)"),
+        (2.5, r"(?:don'?t|didn'?t|did not|do not|not|never) (?:\w+ )?(?:use|using|include|add|"
+              r"apply)\w* (?:any )?(?:norm|normali[sz]ation) layers?\b"),
         (1.5, r"gradient (?:propagation|flow)|deeper networks?|\bresnets?\b.{0,40}without"),
         (3.0, r"(?:vanish|explod)\w* (?:and (?:vanish|explod)\w* )?gradients?|gradients? "
               r"(?:\w+ ){0,2}(?:vanish|explod|blow|shrink|die|dying)\w*|gradient explosion"),
@@ -237,9 +239,15 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (2.5, r"(?:\btest\w*|inference|predict\w*|\beval\w*) (?:with|on|using|at|for) (?:a |only )?"
               r"(?:batch ?size (?:of |= ?)?(?:1|one)\b|(?:one|a single|1|single) (?:data point|"
               r"sample|image|example|input)s?\b)"),
+        # How BN behaves at test or inference time.
+        (2.5, r"(?:bn|batch ?norm\w*)(?: layers?)? (?:at|during|in|for) (?:the )?(?:test|testing|"
+              r"inference|evaluation|prediction)(?: time| phase| stage)?\b"),
     ],
     "dropout_interaction": [
-        (3.5, r"(?<!\bno )(?<!without )(?<!not using )(?<!without any )dropout"),
+        # "drop out" spelled apart counts; "didn't use dropout", "neither BN nor dropout" are
+        # negated mentions (a post asking why a model has neither is about needing BN).
+        (3.5, r"(?<!\bno )(?<!without )(?<!not using )(?<!without any )(?<!n't use )"
+              r"(?<!not use )(?<!\bnor )(?<!neither )(?<!n't use any )(?:dropout|drop out\b)"),
         (2.0, r"variance shift"),
         (0.5, r"regulari[sz]ers?"),
     ],
@@ -255,6 +263,10 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (1.5, r"\badamw\b|decoupled|\bdecay\b"),
         (2.0, r"regulari[sz]\w* (?:the |my |its |their )?(?:conv |linear |dense |layer )?weights|"
               r"\bweight norms?\b"),
+        # Decay or an L2 penalty on BN's own parameters (gamma, beta, the norm layers).
+        (2.5, r"(?:weight decay|\bl2\b|regulari[sz]\w*|penalt\w*) (?:\w+ ){0,4}(?:on|to|for|of|"
+              r"from) (?:the )?(?:bn|batch ?norm\w*|norm\w*|gamma|beta|scale|shift)|"
+              r"(?:gamma|beta)[ _]regulari[sz]er"),
     ],
     "bias_redundancy": [
         (3.0, r"\bbias(?:es)?\b"),
@@ -337,7 +349,7 @@ BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[s
               r"pre ?activation (?:resnet|block)|intra ?batch (?:communication|leak\w*|info\w*)")
 # model.eval() switches BN and dropout: a post about it that never names dropout is about BN.
 EVAL_CONTEXT = r"\.?eval ?\(\)|\beval(?:uation)? mode\b"
-DROPOUT_CONTEXT = r"dropout"
+DROPOUT_CONTEXT = r"dropout|drop out\b"
 
 
 def _compile(pairs: list[tuple[float, str]]) -> list[tuple[float, re.Pattern]]:
