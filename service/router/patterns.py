@@ -301,7 +301,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
 # Signs that a question is about tooling, errors or admin rather than how BN behaves.
 OFF_TOPIC: list[tuple[float, str]] = [
     (3.0, r"\b(?:install\w*|pip|conda|wheel|drivers?|cudnn|homebrew)\b"),
-    (3.0, r"(?:shape|size|dimension)s? (?:error|mismatch)|size mismatch|\b\w{1,30}error\b|"
+    # BN's own error for a batch of one is a small-batch question, not an error report.
+    (3.0, r"(?:shape|size|dimension)s? (?:error|mismatch)|size mismatch|"
+          r"\b\w{1,30}error\b(?!:? expected more than (?:1|one) value per channel)|"
           r"traceback|exception|throws|has no attribute|should contain \d+ elements"),
     (3.0, r"out of memory|\boom\b"),
     (3.0, r"(?:save|saved|load|export|convert)\w* (?:\w+ ){0,3}(?:model|checkpoint|state dict|"
@@ -346,7 +348,10 @@ BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[s
               r"(?:without|no|any) (?:any )?normali[sz]ation (?:layers? )?(?:after|before|between|"
               r"in (?:the |each |every )?(?:layers?|blocks?|network))|"
               r"(?:train\w*|works?) without (?:any )?normali[sz]ation|"
-              r"pre ?activation (?:resnet|block)|intra ?batch (?:communication|leak\w*|info\w*)")
+              r"pre ?activation (?:resnet|block)|intra ?batch (?:communication|leak\w*|info\w*)|"
+              # A conv without its bias: what the bias is dropped for is the BN after it.
+              r"bias ?= ?false|\b(?:no|without|don'?t (?:use|need)|not (?:use|using)) (?:any )?"
+              r"bias(?:es)? (?:in|for|on) (?:the |a |your )?conv\w*")
 # model.eval() switches BN and dropout: a post about it that never names dropout is about BN.
 EVAL_CONTEXT = r"\.?eval ?\(\)|\beval(?:uation)? mode\b"
 DROPOUT_CONTEXT = r"dropout|drop out\b"
