@@ -42,6 +42,10 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"zero (?:gamma|scale)|gamma (?:=|to|as|of) ?(?:0|zero)\b|zero[_ ]?residual"),
         (2.0, r"\b(?:gamma|beta)s?\b.{0,60}\b(?:gamma|beta)s?\b"),
         (1.0, r"\b(?:gamma|beta)s?\b"),
+        # The values gamma and beta hold or start from ("gammas are all ones").
+        (2.0, r"\b(?:gamma|beta)s? (?:\w+ )?(?:are |is |were |was |set to |"
+              r"initiali[sz]ed (?:to |as |with )?)(?:all |always |identically )?"
+              r"(?:ones?|zeros?|1|0)\b"),
         (1.5, r"\b(?:scale and shift|shift and scale|rescale|re ?shift|affine|learn(?:ed|t|able) "
               r"(?:scale|shift)|trainable (?:scale|shift)|scale (?:&|and) shift)"),
         (2.0, UNDO),
@@ -154,6 +158,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     ],
     "learning_rate": [
         (1.5, r"\bconverg\w*|learning ?rate (?:of|for) (?:the )?(?:bn|batch ?norm)"),
+        # How fast training converges with BN, faster or slower.
+        (2.0, r"(?:slow|speed|accelerat|fast|quick)\w* (?:up )?(?:the |its |my )?converg\w*|"
+              r"converg\w* (?:\w+ ){0,2}(?:faster|slower|speed|quicker|more quickly|rate)"),
         (2.0, r"learning rates?|\blrs?\b|step sizes?"),
         (2.5, r"(?:higher|larger|bigger|big|high|large|aggressive|crank up|raise|increase\w*|"
               r"\d+ ?x) (?:the )?(?:learning rates?|\blr\b|step sizes?)"),
