@@ -261,7 +261,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
     "weight_decay": [
         (1.5, r"(?:no|without|exclud\w*|skip\w*|remov\w*) (?:the )?(?:weight )?decay|"
               r"decay for (?:the )?(?:bn|batch ?norm|norm)"),
-        (3.5, r"weight decay|\bwd\b|\bl2\b|weight penalt\w*"),
+        # L2 normalization of embeddings or an L2 distance is no weight penalty.
+        (3.5, r"weight decay|\bwd\b|\bl2\b(?! ?(?:normali[sz]\w*|norm\b|distance))|"
+              r"weight penalt\w*"),
         (2.0, r"scale ?invarian\w*|(?:scale|norm) of (?:the|their|its) weights|"
               r"penali[sz]\w* (?:their|the|its) norm"),
         (2.0, r"effective (?:learning rate|\blr\b|step)"),
@@ -272,7 +274,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"\bweight norms?\b"),
         # Decay or an L2 penalty on BN's own parameters (gamma, beta, the norm layers).
         (2.5, r"(?:weight decay|\bl2\b|regulari[sz]\w*|penalt\w*) (?:\w+ ){0,4}(?:on|to|for|of|"
-              r"from) (?:the )?(?:bn|batch ?norm\w*|norm\w*|gamma|beta|scale|shift)|"
+              r"from) (?:the )?(?:\w+ (?:and|or) )?(?:bn|batch ?norm\w*|norm\w*|gamma|beta|scale|"
+              r"shift)|"
               r"(?:gamma|beta)[ _]regulari[sz]er"),
     ],
     "bias_redundancy": [
