@@ -154,14 +154,13 @@ class LocalWorker:
         child = _CONTEXT.Process(
             target=run_job, args=(job_id, self.settings, self._running, os.cpu_count() or 1),
             name=f"bnlab-job-{job_id}", daemon=True)
-        with self._lock:
+        with self._lock:  # started under the lock, so _at_exit never misses a child
             if self._exiting:
                 return
+            child.start()
+            self._children[job_id] = child
             self._running.value += 1
         try:
-            child.start()
-            with self._lock:
-                self._children[job_id] = child
             child.join()
         finally:
             with self._lock:
