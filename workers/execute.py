@@ -44,13 +44,15 @@ def database_for(settings: Settings) -> Database:
         return _databases[settings.database_url]
 
 
-def worker_name(label: str = "worker") -> str:
+def worker_name(label: str = "worker", pid: int | None = None) -> str:
     """Who is running a job, as stored on its row: label@host pid N [thread]; a label that
-    names its host already (a Celery node name) is kept as it is."""
+    names its host already (a Celery node name) is kept as it is. With `pid`, the name that
+    process gives itself from its main thread (how the embedded worker finds its children's
+    rows)."""
     node = label if "@" in label else f"{label}@{socket.gethostname()}"
-    name = f"{node} pid {os.getpid()}"
+    name = f"{node} pid {os.getpid() if pid is None else pid}"
     thread = threading.current_thread()
-    if thread is not threading.main_thread():
+    if pid is None and thread is not threading.main_thread():
         name += f" {thread.name}"
     return name
 

@@ -2,9 +2,10 @@
 
 Used when no Redis is configured (`bnlab serve`, `bnlab ask` out of the box). Jobs go through
 the same `execute_job` as on Celery workers, in the child. A process, not a thread, because a
-training step at MNIST-1D scale is mostly Python and per-op dispatch, which holds the GIL: two
-jobs on threads of one process ran the seed post's three asks slower than one after another
-(130 s against 95 s on 2 cores), while in two processes they took 59 s.
+training step at MNIST-1D scale is mostly Python and per-op dispatch, which holds the GIL: on
+threads of one process the seed post's three asks took longer than one after another (130 s
+against 95 s on 2 cores); in processes they take 90-103 s, most of it the longest ask's own
+66 s.
 
 The asks of one post overlap: one slot per core (unless `local_workers` says how many), and
 while several jobs run each gets an equal share of the cores as torch intra-op threads (these
@@ -30,14 +31,13 @@ import multiprocessing
 import os
 import queue
 import signal
-import socket
 import threading
 import time
 from multiprocessing.process import BaseProcess
 
 from service.config import Settings
 
-from .execute import database_for, execute_job, with_database
+from .execute import database_for, execute_job, with_database, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -198,17 +198,12 @@ class LocalWorker:
 
         def requeue() -> bool:
             with database_for(self.settings).session() as session:
-                return jobs.requeue_lost(session, job_id, child_name(child.pid),
+                return jobs.requeue_lost(session, job_id, worker_name("local", child.pid),
                                          self.settings.max_attempts,
                                          f"the process running the job ended ({why})")
 
         if with_database(self.settings, f"job {job_id}: requeue", requeue):
             self._queue.put(job_id)
-
-
-def child_name(pid: int | None) -> str:
-    """The worker name a child stores on the rows it claims (execute.worker_name there)."""
-    return f"local@{socket.gethostname()} pid {pid}"
 
 
 def run_job(job_id: int, settings: Settings, running, cores: int) -> None:
@@ -225,7 +220,7 @@ def run_job(job_id: int, settings: Settings, running, cores: int) -> None:
     # start resumes it.
     shutdown.install(0.0)
     threads.set_budget(lambda: intra_op_threads(cores, running.value))
-    execute_job(job_id, settings=settings, worker=child_name(os.getpid()))
+    execute_job(job_id, settings=settings, worker=worker_name("local"))
 
 
 def intra_op_threads(cores: int, running: int) -> int:
