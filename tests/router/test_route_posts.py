@@ -11,7 +11,9 @@ from service.router import THRESHOLD, Routing, route
 from service.router.patterns import TYPE_PATTERNS
 
 REPO = Path(__file__).resolve().parents[2]
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "forum-post.txt"
+# The course-forum post the service was built to answer, with the human reply under it, kept
+# here so that its three asks are checked on every checkout.
+SEED = Path(__file__).resolve().parent / "seed-post.txt"
 SEED_ASKS = ["gamma_beta_undo", "covariate_shift_generalization", "small_batch_statistics"]
 
 
@@ -21,8 +23,6 @@ def types_of(routing: Routing) -> list[str]:
 
 @pytest.fixture(scope="module")
 def seed_text() -> str:
-    if not SEED.is_file():
-        pytest.skip(f"seed post not found at {SEED}")
     return SEED.read_text(encoding="utf-8")
 
 
