@@ -12,6 +12,7 @@ in place, so a training step that calls `step()` can be captured in a CUDA graph
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -49,11 +50,10 @@ class BatchedOptimizer:
         self._lr_flat = lr[self.member_of]  # (P,) lr of each value's member
         self._lr_version = lr._version  # in-place rewrites of lr bump it
         self.step_count = torch.zeros((), device=lr.device)
-        if kind == "sgd":
-            self.momentum_buffer = torch.zeros_like(self.flat)
-        else:
-            self.exp_avg = torch.zeros_like(self.flat)
-            self.exp_avg_sq = torch.zeros_like(self.flat)
+        names = ("momentum_buffer",) if kind == "sgd" else ("exp_avg", "exp_avg_sq")
+        self._state = {n: torch.zeros_like(self.flat) for n in names}  # (P,) each
+        # The same state cut into one view per parameter, for `step_grads`.
+        self._state_views = {n: _segments(t, self.params) for n, t in self._state.items()}
 
     def zero_grad(self) -> None:
         """Drop the parameters' gradients: the next backward gives each a fresh one."""
@@ -86,32 +86,56 @@ class BatchedOptimizer:
             # torch.where, not multiplication: a frozen member's gradient may be NaN.
             grad = torch.where(keep, self.grad, 0.0)
         self.step_count += 1
-        if self.kind == "sgd":
-            self._sgd(grad, lr)
-        else:
-            self._adam(grad, lr)
+        self._update(self.flat, grad, lr, self._state)
 
-    def _sgd(self, grad: torch.Tensor, lr: torch.Tensor) -> None:
+    @torch.no_grad()
+    def step_grads(self, grads: Sequence[torch.Tensor], active: torch.Tensor) -> None:
+        """The same update from explicit gradients (one per parameter), parameter by parameter,
+        with the members' learning rates and mask broadcast along each one's members axis.
+
+        For a step traced whole by torch.compile: there a per-value gather (`member_of`) would
+        become an indirect load in every fused kernel, measured 8x slower than broadcasting,
+        and the compiler fuses the per-parameter updates into a few loops anyway.
+        """
+        self.step_count += 1
+        lr = self.lr * active
+        for i, (p, sl, g) in enumerate(zip(self.params, self.slices, grads, strict=True)):
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            g = torch.where(active[sl].view(shape), g, 0.0)
+            self._update(p.data, g, lr[sl].view(shape),
+                         {k: views[i] for k, views in self._state_views.items()})
+
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor,
+                state: dict[str, torch.Tensor]) -> None:
+        """The update rule on one tensor of parameters and its state (flat or one parameter's
+        segment); `lr` broadcasts against it."""
+        if self.kind == "sgd":
+            self._sgd(param, grad, lr, state["momentum_buffer"])
+        else:
+            self._adam(param, grad, lr, state["exp_avg"], state["exp_avg_sq"])
+
+    def _sgd(self, param: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor,
+             buf: torch.Tensor) -> None:
         if self.weight_decay:
-            grad = torch.add(grad, self.flat, alpha=self.weight_decay)
+            grad = torch.add(grad, param, alpha=self.weight_decay)
         if self.momentum:
             # buf = momentum * buf + g; starting from zeros this equals torch's first step.
-            grad = torch.add(grad, self.momentum_buffer, alpha=self.momentum,
-                             out=self.momentum_buffer)
-        self.flat.addcmul_(lr, grad, value=-1.0)
+            grad = torch.add(grad, buf, alpha=self.momentum, out=buf)
+        param.addcmul_(lr, grad, value=-1.0)
 
-    def _adam(self, grad: torch.Tensor, lr: torch.Tensor) -> None:
+    def _adam(self, param: torch.Tensor, grad: torch.Tensor, lr: torch.Tensor,
+              exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor) -> None:
         beta1, beta2 = self.betas
         if self.kind == "adamw" and self.weight_decay:
-            self.flat.mul_(1 - lr * self.weight_decay)
+            param.mul_(1 - lr * self.weight_decay)
         elif self.weight_decay:
-            grad = torch.add(grad, self.flat, alpha=self.weight_decay)
-        self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            grad = torch.add(grad, param, alpha=self.weight_decay)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         bias1 = 1 - torch.pow(beta1, self.step_count)
         bias2_sqrt = torch.sqrt(1 - torch.pow(beta2, self.step_count))
-        denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
-        self.flat.sub_(torch.div(self.exp_avg, denom).mul_(lr / bias1))
+        denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
+        param.sub_(torch.div(exp_avg, denom).mul_(lr / bias1))
 
 
 def flatten(params: list[tuple[torch.nn.Parameter, slice]], device: torch.device
@@ -136,6 +160,15 @@ def flatten(params: list[tuple[torch.nn.Parameter, slice]], device: torch.device
         off += p.numel()
     member_of = torch.cat(members) if members else torch.zeros(0, dtype=torch.long)
     return flat, member_of
+
+
+def _segments(flat: torch.Tensor, params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
+    """Views of `flat` shaped like each parameter, in the order `flatten` laid them out."""
+    views, off = [], 0
+    for p in params:
+        views.append(flat[off:off + p.numel()].view(p.shape))
+        off += p.numel()
+    return views
 
 
 def cosine_factor(step: int, total: int, warmup: int = 0) -> float:

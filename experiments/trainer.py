@@ -7,8 +7,9 @@ initialisation (its seed) and its own data order (`data_order(seed, ...)`), so m
 reproduces a plain single-model run under seed m; tests/experiments/test_trainer.py checks it.
 
 On CUDA the whole training step (forward, backward, optimizer) is captured once in a CUDA
-graph and replayed, which removes the launch overhead that dominates small models; elsewhere
-the same step runs eagerly. At this scale a step is mostly per-op overhead, so the step is kept
+graph and replayed, which removes the launch overhead that dominates small models; on the CPU
+the same step runs eagerly or, in long runs, traced whole by torch.compile (should_compile).
+At this scale a step is mostly per-op overhead, so the step is kept
 to few tensor ops: training batches are gathered for many steps at once, the parameters live
 in one flat buffer (experiments.optim), batch norm and the loss have fused passes
 (experiments.fused), and on the CPU, where reading a value costs nothing, the per-member
@@ -65,7 +66,7 @@ class TrainConfig:
     train_eval_samples: int = 1000  # training points used to measure training accuracy
     cuda_graph: bool = True
     threads: int | None = None  # CPU intra-op threads; None: chosen by timing (threads.py)
-    # CPU: the forward and backward through torch.compile; None decides by the run's length
+    # CPU: the whole step through torch.compile; None decides by the run's length
     # (should_compile).
     compile: bool | None = None
 
@@ -109,12 +110,14 @@ class History:
         return self.metrics[name][-1]
 
 
-# torch.compile fuses the elementwise passes and cuts the per-op overhead of a CPU step: with
-# 8 members at batch 8 it ran 2.6x the eager steps per second (`bnlab bench engine
-# --compile`), less at large batches, where the matmuls dominate, and 1.35x for 28 members in
-# four norm arms at batch 4 (6.4 against 4.7 ms a step). Compiling costs 15-30 s per model
-# shape (about 6 s once cached on disk), so it pays only in long runs: at this length the
-# four-arm model saves about a tenth of its time, a plain one more than half.
+# torch.compile traces the whole CPU step (forward, backward, update) into one graph and cuts
+# its per-op overhead: `bnlab bench engine --compile` ran 10.9x, 6.2x and 5.4x the per-seed
+# loop at batch 8, 64 and 128 (eager: 3.5x, 3.0x, 2.8x). In whole runs of 3,000 steps it saved
+# 1.2 ms a step for 8 plain members at batch 64, 2 ms for 28 members in four norm arms at
+# batch 4, and 0.5 ms for a 3-layer CNN. Compiling costs 25-33 s per model shape on a fresh
+# machine (one graph per thread count the ThreadTuner tries) and about 5 s once cached on
+# disk, so it pays only in long runs: at this length even a first compile is repaid by the
+# MLPs; the CNN then about breaks even.
 COMPILE_MIN_STEPS = 30_000
 
 
@@ -203,9 +206,16 @@ class Trainer:
         self.threads = ThreadTuner(config.threads) if device.type == "cpu" else None
         if device.type == "cpu":
             keep_freed_memory()  # no page faults from tensors freed and allocated every step
-        self._model_loss = self._eager_model_loss
+        # The CPU step: eager, or the whole step traced by torch.compile (`_step_traced`).
+        self._cpu_step = self._step_eager
         if should_compile(config.compile, self.total, device):
-            self._model_loss = torch.compile(self._eager_model_loss, dynamic=False)
+            self._traced = torch.compile(self._step_traced, dynamic=False)
+            self._cpu_step = self._step_compiled
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the CPU steps run through torch.compile (False after a fallback)."""
+        return self._cpu_step == self._step_compiled
 
     # -- training steps -----------------------------------------------------------------
     def train_steps(self, start: int, stop: int) -> None:
@@ -234,7 +244,7 @@ class Trainer:
         self._set_lr(t)
         if self.threads is not None:
             self.threads.before_step()
-            self._step_eager(x, y)
+            self._cpu_step(x, y)
             self.threads.after_step()
             return
         if not self.use_graph:
@@ -266,17 +276,12 @@ class Trainer:
 
     def _forward_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad()
-        x = x if self.batch_transform is None else self.batch_transform(x)
-        try:
-            return self._model_loss(x, y)  # (M,)
-        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported op: run eagerly
-            if self._model_loss == self._eager_model_loss:
-                raise
-            log.warning("torch.compile failed (%s); training eagerly", exc)
-            self._model_loss = self._eager_model_loss
-            return self._model_loss(x, y)
+        return self._model_loss(self._transform(x), y)  # (M,)
 
-    def _eager_model_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _transform(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.batch_transform is None else self.batch_transform(x)
+
+    def _model_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return member_loss(self.model(x), y)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -301,6 +306,32 @@ class Trainer:
             self._all_active = bool(self.active.all())
         self.optimizer.step(None if self._all_active else self.active)
         self.loss_sum.add_(loss.detach())
+
+    def _step_compiled(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The graph-safe step traced whole, forward, backward and update, into one compiled
+        graph: one call a step instead of a forward graph, a backward graph, the autograd
+        engine and the optimizer's own ops, and the update fuses into the backward's loops
+        (`bnlab bench engine --compile`). The batch transform stays eager, so its random
+        draws are the eager step's."""
+        try:
+            with torch._dynamo.config.patch(trace_autograd_ops=True):
+                self._traced(self._transform(x), y)
+        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported op: run eagerly
+            # Compiling fails before the step has run, so nothing is half updated.
+            log.warning("torch.compile failed (%s); training eagerly", exc)
+            self._cpu_step = self._step_eager
+            self._all_active = bool(self.active.all())
+            self._step_eager(x, y)
+
+    def _step_traced(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        # As `_step`, with the gradients as values (autograd.grad) rather than .grad fields,
+        # which the optimizer applies parameter by parameter (BatchedOptimizer.step_grads).
+        loss = self._model_loss(x, y)
+        grads = torch.autograd.grad(loss.sum(), self.params, materialize_grads=True)
+        with torch.no_grad():
+            self.active.logical_and_(torch.isfinite(loss))
+            self.optimizer.step_grads(grads, self.active)
+            self.loss_sum.add_(torch.where(self.active, loss, 0.0))
 
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self) -> dict[str, torch.Tensor]:

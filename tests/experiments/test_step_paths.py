@@ -1,7 +1,8 @@
-"""The two training steps against each other: the graph-safe one (what a CUDA graph captures,
-run here without capture) and the CPU one that reads the loss on the host. For every arm type
-the questions use, both must train identically, and the graph-safe step must never read a
-value on the host (a captured graph cannot)."""
+"""The training steps against each other: the graph-safe one (what a CUDA graph captures, run
+here without capture), the CPU one that reads the loss on the host, and the one torch.compile
+traces whole (run here uncompiled: its gradients as values, the update parameter by
+parameter). For every arm type the questions use, all must train identically, and the
+graph-safe step must never read a value on the host (a captured graph cannot)."""
 
 import numpy as np
 import pytest
@@ -55,23 +56,26 @@ def build(data, kind="mlp"):
                            batch_transform=shift)
 
 
-def train(t: trainer.Trainer, graph_safe: bool) -> None:
+def train(t: trainer.Trainer, path: str) -> None:
     torch.manual_seed(7)  # the noise and the input shift draw from the global generator
     (xs, ys) = t._gather(0, t.total)
+    step = {"eager": t._step_eager, "graph_safe": t._step,
+            "traced": lambda x, y: t._step_traced(t._transform(x), y)}[path]
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
         t._set_lr(i)
-        (t._step if graph_safe else t._step_eager)(x, y)
+        step(x, y)
 
 
+@pytest.mark.parametrize("path", ["graph_safe", "traced"])
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_graph_safe_step_trains_every_arm_type_like_the_cpu_step(data, kind):
-    eager, safe = build(data, kind), build(data, kind)
-    train(eager, graph_safe=False)
-    train(safe, graph_safe=True)
-    for a, b in zip(eager.model.state_dict().values(), safe.model.state_dict().values(),
+def test_every_step_trains_every_arm_type_like_the_cpu_step(data, kind, path):
+    eager, other = build(data, kind), build(data, kind)
+    train(eager, "eager")
+    train(other, path)
+    for a, b in zip(eager.model.state_dict().values(), other.model.state_dict().values(),
                     strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(eager.loss_sum, safe.loss_sum, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(eager.loss_sum, other.loss_sum, rtol=1e-5, atol=1e-6)
 
 
 def test_graph_safe_step_never_reads_a_value_on_the_host(data):
@@ -85,19 +89,22 @@ def test_graph_safe_step_never_reads_a_value_on_the_host(data):
     assert reads.count >= 1
 
 
-def test_cpu_step_freezes_a_diverged_member_like_the_graph_safe_step(data):
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_every_step_freezes_a_diverged_member_alike(data, optimizer):
     spec = models.ModelSpec(kind="mlp", width=16, depth=2, norm="none")
     runs = []
-    for graph_safe in (False, True):
+    for path in ("eager", "graph_safe", "traced"):
         model = models.build(spec, [0, 1, 2], data.n_features, data.n_classes)
-        cfg = trainer.TrainConfig(batch_size=32, steps=60, lr=0.05, n_evals=1, threads=1)
+        cfg = trainer.TrainConfig(batch_size=32, steps=60, lr=0.05, n_evals=1, threads=1,
+                                  optimizer=optimizer, weight_decay=0.01)
         t = trainer.Trainer(model, data, cfg, [0, 1, 2], torch.device("cpu"),
-                            lrs=[0.05, 1e6, 0.05])
-        train(t, graph_safe)
+                            lrs=[0.05, 1e6 if optimizer == "sgd" else 1e30, 0.05])
+        train(t, path)
         runs.append(t)
-    assert runs[0].active.tolist() == runs[1].active.tolist() == [True, False, True]
-    for a, b in zip(runs[0].params, runs[1].params, strict=True):
-        torch.testing.assert_close(a[[0, 2]], b[[0, 2]])
+    for other in runs[1:]:
+        assert runs[0].active.tolist() == other.active.tolist() == [True, False, True]
+        for a, b in zip(runs[0].params, other.params, strict=True):
+            torch.testing.assert_close(a[[0, 2]], b[[0, 2]])
         assert torch.isfinite(a).all()
 
 
