@@ -2,11 +2,13 @@
 
 Both train the same MLP (MNIST-1D, 40-128-128-10 with batch norm, SGD with momentum) for the
 same number of steps per seed; the plain loop runs one torch.nn model per seed in turn
-(experiments.reference). Each batch size is timed in `--rounds` rounds, the two sides taking
-turns within each round so that a change in the machine's load hits both alike; the table
-gives the median round. Both sides use the same intra-op thread count: by default the one the
-batched trainer chose by timing its first steps (experiments.threads). A benchmark, never a
-test: it asserts nothing.
+(experiments.reference). On the CPU the batched side is timed both eager and with the whole
+step through torch.compile (the way jobs of 30,000 steps or more train, trainer.should_compile),
+each against the same plain runs; on CUDA, its graph path. Each batch size is timed in
+`--rounds` rounds, the sides taking turns within each round (in an order that rotates) so that
+a change in the machine's load hits all alike; the table gives the median round. All sides use
+the same intra-op thread count: by default the one the batched trainer chose by timing its
+first steps (experiments.threads). A benchmark, never a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
 from . import datasets, models
 from .catalog import pick_device
 from .reference import reference_train
-from .trainer import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer, compiler_available
 
 
 class Stopwatch:
@@ -76,32 +79,55 @@ def time_plain(spec, data, cfg, seeds, device, threads: int) -> float:
         torch.set_num_threads(before)
 
 
-def bench_batch_size(spec, data, seeds, device, args, b: int) -> dict[str, float]:
-    """Median plain and batched seconds over the rounds, and the median of the ratios."""
-    cfg = TrainConfig(batch_size=b, steps=args.steps, lr=0.02, n_evals=1,
-                      cuda_graph=not args.no_graph, threads=args.threads, compile=args.compile)
-    # The batched warm-up also compiles (with --compile); the timed runs reuse its code.
-    warm = TrainConfig(batch_size=b, steps=10, lr=0.02, cuda_graph=not args.no_graph,
-                       threads=args.threads, compile=args.compile)
-    _, threads = time_batched(spec, data, warm, seeds, device)
+def bench_batch_size(spec, data, seeds, device, args, b: int,
+                     modes: list[str]) -> dict[str, dict[str, float]]:
+    """Per mode of the batched side: the median plain and batched seconds over the rounds, and
+    the median of the ratios. The sides take turns in an order that rotates every round."""
+    configs = {mode: TrainConfig(batch_size=b, steps=args.steps, lr=0.02, n_evals=1,
+                                 cuda_graph=not args.no_graph, threads=args.threads,
+                                 compile=mode == "compiled") for mode in modes}
+    # The batched warm-ups also compile (the compiled mode); the timed runs reuse that code.
+    threads = torch.get_num_threads()
+    for cfg in configs.values():
+        _, threads = time_batched(spec, data, replace(cfg, steps=10), seeds, device)
     # The plain side warms up too, so neither side's timings carry one-time costs (lazy
     # initialisation of kernels and allocators on the first calls).
-    time_plain(spec, data, warm, seeds[:1], device, threads)
-    plains, batcheds, ratios, used = [], [], [], []
+    time_plain(spec, data, replace(configs[modes[0]], steps=10), seeds[:1], device, threads)
+    plains: list[float] = []
+    batched: dict[str, list[float]] = {mode: [] for mode in modes}
+    used: list[int] = []
     for r in range(args.rounds):
-        if r % 2 == 0:
-            batched, threads = time_batched(spec, data, cfg, seeds, device)
-            plain = time_plain(spec, data, cfg, seeds, device, threads)
-        else:
-            plain = time_plain(spec, data, cfg, seeds, device, used[-1])
-            batched, threads = time_batched(spec, data, cfg, seeds, device)
-        plains.append(plain)
-        batcheds.append(batched)
-        ratios.append(plain / batched)
-        used.append(threads)
-    return {"plain": statistics.median(plains), "batched": statistics.median(batcheds),
-            "ratio": statistics.median(ratios), "low": min(ratios), "high": max(ratios),
-            "threads": statistics.mode(used)}
+        sides = ["plain", *modes]
+        sides = sides[r % len(sides):] + sides[:r % len(sides)]
+        for side in sides:
+            if side == "plain":
+                # The thread count the batched side chose last: both sides use the same.
+                plains.append(time_plain(spec, data, configs[modes[0]], seeds, device, threads))
+            else:
+                seconds, threads = time_batched(spec, data, configs[side], seeds, device)
+                batched[side].append(seconds)
+                used.append(threads)
+    out = {}
+    for mode in modes:
+        ratios = [p / s for p, s in zip(plains, batched[mode], strict=True)]
+        out[mode] = {"plain": statistics.median(plains),
+                     "batched": statistics.median(batched[mode]),
+                     "ratio": statistics.median(ratios), "low": min(ratios),
+                     "high": max(ratios), "threads": statistics.mode(used)}
+    return out
+
+
+def batched_modes(args, device: torch.device) -> list[str]:
+    """How the batched side trains: on CUDA its graph path (or eager with --no-graph); on the
+    CPU eager and through torch.compile, each timed against the same plain runs, or only one
+    of them (--compile, --no-compile)."""
+    if device.type == "cuda":
+        return ["eager" if args.no_graph else "graph"]
+    if args.compile:
+        return ["compiled"]
+    if args.no_compile or not compiler_available():
+        return ["eager"]
+    return ["eager", "compiled"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,29 +141,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="CPU intra-op threads for both sides (default: chosen by timing)")
     parser.add_argument("--no-graph", action="store_true", help="disable CUDA graph capture")
     parser.add_argument("--compile", action="store_true",
-                        help="CPU: train through torch.compile (TrainConfig.compile)")
+                        help="CPU: time only the batched side trained through torch.compile")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="CPU: time only the eager batched side")
     args = parser.parse_args(argv)
-    if args.compile:
+    device = pick_device(args.device)
+    modes = batched_modes(args, device)
+    if "compiled" in modes:
         # Every timed run builds a new model, which torch.compile specialises its code for;
         # past its default of 8 versions it would silently fall back to eager.
         torch._dynamo.config.recompile_limit = 64
-    device = pick_device(args.device)
     data = datasets.load("mnist1d").to(device)
     spec = models.ModelSpec(kind="mlp", width=128, depth=2, norm="batchnorm")
     seeds = list(range(args.seeds))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device: {name}; torch {torch.__version__}; {os.cpu_count()} cores, load "
           f"{_load()}; {args.seeds} seeds x {args.steps} steps, {args.rounds} rounds; "
-          f"MLP 40-128-128-10 batchnorm, SGD{'; compiled' if args.compile else ''}")
-    print(f"{'batch':>5} {'plain s':>9} {'batched s':>10} {'ratio':>7} {'(min-max)':>13} "
-          f"{'threads':>7} {'plain st/s':>11} {'batched st/s':>13}")
+          f"MLP 40-128-128-10 batchnorm, SGD; batched side: {', '.join(modes)}")
+    print(f"{'batch':>5} {'mode':>8} {'plain s':>9} {'batched s':>10} {'ratio':>7} "
+          f"{'(min-max)':>13} {'threads':>7} {'plain st/s':>11} {'batched st/s':>13}")
     for b in (int(v) for v in args.batch_sizes.split(",")):
-        r = bench_batch_size(spec, data, seeds, device, args, b)
-        total = args.steps * args.seeds  # seed-steps done by each side
-        spread = f"{r['low']:.1f}-{r['high']:.1f}"
-        print(f"{b:>5} {r['plain']:>9.2f} {r['batched']:>10.2f} {r['ratio']:>6.1f}x "
-              f"{spread:>13} {r['threads'] if device.type == 'cpu' else '-':>7} "
-              f"{total / r['plain']:>11.0f} {total / r['batched']:>13.0f}", flush=True)
+        for mode, r in bench_batch_size(spec, data, seeds, device, args, b, modes).items():
+            total = args.steps * args.seeds  # seed-steps done by each side
+            spread = f"{r['low']:.1f}-{r['high']:.1f}"
+            print(f"{b:>5} {mode:>8} {r['plain']:>9.2f} {r['batched']:>10.2f} "
+                  f"{r['ratio']:>6.1f}x {spread:>13} "
+                  f"{r['threads'] if device.type == 'cpu' else '-':>7} "
+                  f"{total / r['plain']:>11.0f} {total / r['batched']:>13.0f}", flush=True)
     print(f"load at the end: {_load()}")
     return 0
 

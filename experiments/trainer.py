@@ -111,8 +111,8 @@ class History:
 
 
 # torch.compile traces the whole CPU step (forward, backward, update) into one graph and cuts
-# its per-op overhead: `bnlab bench engine --compile` ran 10.9x, 6.2x and 5.4x the per-seed
-# loop at batch 8, 64 and 128 (eager: 3.5x, 3.0x, 2.8x). In whole runs of 3,000 steps it saved
+# its per-op overhead: `bnlab bench engine` ran it 9.5x, 6.0x and 5.5x the per-seed loop
+# at batch 8, 64 and 128 (eager: 3.7x, 3.2x, 2.8x). In whole runs of 3,000 steps it saved
 # 1.2 ms a step for 8 plain members at batch 64, 2 ms for 28 members in four norm arms at
 # batch 4, and 0.5 ms for a 3-layer CNN. Compiling costs 25-33 s per model shape on a fresh
 # machine (one graph per thread count the ThreadTuner tries) and about 5 s once cached on
