@@ -152,6 +152,18 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:conv\w*|linear|dense|fc|upsampl\w*|pool\w*|layers?)\b|"
               r"\b(?:conv\w*|linear|dense|fc)(?: layers?)? (?:before|after|then|followed by) "
               r"(?:the |a )?(?:bn|batch ?norm)"),
+        # Where BN sits among the layers: the first or last layer or block, the network's input.
+        (2.5, r"(?:bn|batch ?norm\w*)(?: layers?)? (?:(?:is|as|on|in|at|to|for|after|before) )+"
+              r"(?:the |a |each |every |its )?(?:first|last|final|initial|input) "
+              r"(?:conv\w* )?(?:layers?|blocks?|conv\w*)\b|"
+              r"\b(?:first|last|final) (?:conv\w* )?(?:layers?|blocks?)\b (?:\w+ ){0,8}"
+              r"(?:bn|batch ?norm)|\b(?:start|begin)\w* (?:each |every |the |a )?(?:model|network|"
+              r"net)? ?with (?:a |an )?(?:bn|batch ?norm)"),
+        # BN and a residual block's addition: which comes first, BN on the shortcut.
+        (2.5, r"\b(?:add|addition|sum|residual|shortcut|skip(?: connection)?|identity)\w* "
+              r"(?:\w+ ){0,2}(?:before|after) (?:the )?(?:bn|batch ?norm)|"
+              r"(?:bn|batch ?norm\w*|normali[sz]ation) (?:\w+ ){0,5}(?:before|after|on) (?:the )?"
+              r"(?:addition|add|sum|residual|shortcut|skip)"),
         (1.0, r"\bwx ?\+ ?b\b"),
         (1.0, r"\b" + ACT + r"\b"),
         (0.5, r"the other way round|both orders"),
@@ -175,7 +187,9 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         (2.5, r"without (?:any )?(?:bn|batch ?norm\w*|normali[sz]ation)|"
               r"(?:don'?t|didn'?t|not|never|no) (?:you |we |they |i )?(?:to )?(?:use |using |"
               r"include |add |introduce |apply )?(?:any )?(?:\w+ and )?(?:bn|batch ?norm\w*)\b"
-              r"(?! (?:in|at|on|for|after|before|to) )|"
+              # "not using BN in eval mode" is not a question of needing BN; "in your model" is.
+              r"(?! (?:in|at|on|for|after|before|to) (?!(?:the|your|my|this|our|their) "
+              r"(?:model|network|net|architecture|code)\b))|"
               r"remov\w* (?:the |all )?(?:bn|batch ?norm\w*)|"
               r"(?:dropping|drop) (?:the )?(?:bn|batch ?norm\w*)|fixup|skipinit|rezero|"
               r"need (?:the )?(?:bn|batch ?norm\w*)|(?:bn|batch ?norm\w*) (?:layers? )?"
