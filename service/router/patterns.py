@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-# Named variants count too: AdaBN, DSBN, SyncBatchNorm, FrozenBatchNorm2d.
-BN = (r"(?:\b(?:ada|ds)?bn\b|\b(?:sync|frozen)?batch ?(?:re)?norm\w*|"
+# Named variants count too: AdaBN, DSBN, SyncBN, ShuffleBN, FrozenBatchNorm2d, GhostBN.
+BN = (r"(?:\b(?:ada|ds|shuffle|frozen|ghost)?bn\b|\b(?:sync|frozen|ghost)?batch ?(?:re)?norm\w*|"
       r"\bbatch (?:re)?normali[sz]\w*|\bbatchnormali[sz]\w*|\bsync ?bn\b)")
 ACT = (r"(?:relu|activations?|activation (?:function|layer)s?|non ?linearit(?:y|ies)|sigmoid|tanh|"
        r"gelu)")
@@ -367,7 +367,7 @@ OFF_TOPIC: list[tuple[float, str]] = [
 # The post is about normalization at all (used to down-weight posts that never mention it).
 # BN's own error message and its buffers also say the post is about BN.
 BN_CONTEXT = (BN + r"|layer ?norm|group ?norm|instance ?norm|rms ?norm|normali[sz]ation layer|"
-              r"(?:running|moving) (?:mean|var)|expected more than 1 value per channel|"
+              r"(?:running|moving) (?:mean|var|stat)|expected more than 1 value per channel|"
               # Normalization as a layer of the network, not of the input data.
               r"(?:without|no|any) (?:any )?normali[sz]ation (?:layers? )?(?:after|before|between|"
               r"in (?:the |each |every )?(?:layers?|blocks?|network))|"
