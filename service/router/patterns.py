@@ -69,6 +69,13 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"offset and scale|per channel (?:params|parameters)|two parameters"),
         (1.0, r"\b(?:put|add|bring|give|sets?)\w* (?:\w+ ){0,4}(?:right )?back\b|circular"),
         (1.0, r"\b(?:backprop\w*|gradient descent|the optimizer|sgd)\b.{0,50}" + UNDO),
+        # The gradient through the batch statistics, or the statistics detached from it (the
+        # experiment's detached arm).
+        (2.5, r"\b(?:backprop\w*|back ?propagat\w*|gradients?|stop ?gradient|no ?grad|"
+              r"detach\w*) (?:\w+ ){0,4}(?:through|to|of|from|on|in|for|wrt) (?:the )?"
+              r"(?:batch |bn |mini ?batch )?(?:mean|variance|var|statistics|stats|moments)\b|"
+              r"\b(?:mean|variance|statistics|stats|moments) (?:\w+ ){0,3}(?:is |are )?"
+              r"(?:detach\w*|(?:not |no )?(?:back ?propagat|backprop)\w*|stop ?gradient)"),
     ],
     "covariate_shift_generalization": [
         # Real posts: what BN does at all, whether it is worth it, BN as a regularizer.
@@ -218,6 +225,8 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
         # Real posts: frozen BN when fine-tuning, trainable/training flags, moving statistics.
         (2.0, r"\bfreez\w*|\bfrozen\b|\bunfreez\w*|trainable ?=? ?false|training ?= ?false|"
               r"is[_ ]?training|use[_ ]global[_ ]stats|norm[_ ]eval|fine ?tun\w*"),
+        # TensorFlow 1's BN updates its moving statistics only through the UPDATE_OPS collection.
+        (2.5, r"\bupdate ?ops\b|\bupdates? ?collections?\b|\bcontrol ?dependencies\b"),
         (1.5, r"moving[ _](?:mean|var\w*|average|stat\w*)|running[ _](?:mean|var\w*|stat\w*)|"
               r"population (?:mean|stat\w*)|(?:batch ?norm\w*|bn) (?:stat\w*|parameters? "
               r"(?:are|is) (?:not )?updat)|statistics (?:are |is )?(?:not )?updat\w*"),
