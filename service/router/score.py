@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from . import patterns
+from . import context_patterns, patterns
 from .typos import repair_text
 
 _SPELLED_OUT = {"\u03b2": " beta ", "\u03b3": " gamma ", "\u03bc": " mu ", "\u03c3": " sigma ",
@@ -51,7 +51,7 @@ def score(normalized: str) -> Scores:
     for type_id, compiled in patterns.COMPILED.items():
         total = sum(w for w, rx in compiled if rx.search(normalized))
         by_type[type_id] = max(0.0, total)
-    off = sum(w for w, rx in patterns.COMPILED_OFF_TOPIC if rx.search(normalized))
+    off = sum(w for w, rx in context_patterns.COMPILED_OFF_TOPIC if rx.search(normalized))
     return Scores(by_type, off)
 
 
@@ -72,7 +72,7 @@ def confidence(scores: Scores, in_bn_context: bool = True) -> tuple[str, float]:
 
 
 def mentions_normalization(normalized: str) -> bool:
-    if patterns.COMPILED_BN_CONTEXT.search(normalized):
+    if context_patterns.COMPILED_BN_CONTEXT.search(normalized):
         return True
-    return bool(patterns.COMPILED_EVAL_CONTEXT.search(normalized)) and not \
-        patterns.COMPILED_DROPOUT_CONTEXT.search(normalized)
+    return bool(context_patterns.COMPILED_EVAL_CONTEXT.search(normalized)) and not \
+        context_patterns.COMPILED_DROPOUT_CONTEXT.search(normalized)
