@@ -3,12 +3,13 @@
 Both train the same MLP (MNIST-1D, 40-128-128-10 with batch norm, SGD with momentum) for the
 same number of steps per seed; the plain loop runs one torch.nn model per seed in turn
 (experiments.reference). On the CPU the batched side is timed both eager and with the whole
-step through torch.compile (the way jobs of 30,000 steps or more train, trainer.should_compile),
-each against the same plain runs; on CUDA, its graph path. Each batch size is timed in
-`--rounds` rounds, the sides taking turns within each round (in an order that rotates) so that
-a change in the machine's load hits all alike; the table gives the median round. All sides use
-the same intra-op thread count: by default the one the batched trainer chose by timing its
-first steps (experiments.threads). A benchmark, never a test: it asserts nothing.
+step through torch.compile (the way jobs of 30,000 steps or more train, see
+experiments.compile_policy), each against the same plain runs; on CUDA, its graph path. Each
+batch size is timed in `--rounds` rounds, the sides taking turns within each round (in an
+order that rotates) so that a change in the machine's load hits all alike; the table gives
+the median round. All sides use the same intra-op thread count: by default the one the
+batched trainer chose by timing its first steps (experiments.threads). A benchmark, never a
+test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import torch
 
 from . import datasets, models
 from .catalog import pick_device
+from .compile_policy import compiler_available
 from .reference import reference_train
-from .trainer import TrainConfig, Trainer, compiler_available
+from .trainer import TrainConfig, Trainer
 
 
 class Stopwatch:

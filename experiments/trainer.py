@@ -8,9 +8,9 @@ reproduces a plain single-model run under seed m; tests/experiments/test_trainer
 
 On CUDA the whole training step (forward, backward, optimizer) is captured once in a CUDA
 graph and replayed, which removes the launch overhead that dominates small models; on the CPU
-the same step runs eagerly or, in long runs, traced whole by torch.compile (should_compile).
-At this scale a step is mostly per-op overhead, so the step is kept
-to few tensor ops: training batches are gathered for many steps at once, the parameters live
+the same step runs eagerly or, in long runs, traced whole by torch.compile
+(experiments.compile_policy). At this scale a step is mostly per-op overhead, so the step is
+kept to few tensor ops: training batches are gathered for many steps at once, the parameters live
 in one flat buffer (experiments.optim), batch norm and the loss have fused passes
 (experiments.fused), and on the CPU, where reading a value costs nothing, the per-member
 divergence mask is only applied once some member has diverged.
@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +30,7 @@ import torch
 
 from . import norms
 from .allocator import keep_freed_memory
+from .compile_policy import should_compile
 from .datasets import Dataset
 from .errors import ParamError
 from .fused import member_cross_entropy
@@ -67,7 +65,7 @@ class TrainConfig:
     cuda_graph: bool = True
     threads: int | None = None  # CPU intra-op threads; None: chosen by timing (threads.py)
     # CPU: the whole step through torch.compile; None decides by the run's length
-    # (should_compile).
+    # (compile_policy.should_compile).
     compile: bool | None = None
 
     def total_steps(self, n_train: int) -> int:
@@ -108,35 +106,6 @@ class History:
     def final(self, name: str) -> np.ndarray:
         """(M,) the metric at the last evaluation point."""
         return self.metrics[name][-1]
-
-
-# torch.compile traces the whole CPU step (forward, backward, update) into one graph and cuts
-# its per-op overhead: `bnlab bench engine` ran it 9.5x, 6.0x and 5.5x the per-seed loop
-# at batch 8, 64 and 128 (eager: 3.7x, 3.2x, 2.8x). In whole runs of 3,000 steps it saved
-# 1.2 ms a step for 8 plain members at batch 64, 2 ms for 28 members in four norm arms at
-# batch 4, and 0.5 ms for a 3-layer CNN. Compiling costs 25-33 s per model shape on a fresh
-# machine (one graph per thread count the ThreadTuner tries) and about 5 s once cached on
-# disk, so it pays only in long runs: at this length even a first compile is repaid by the
-# MLPs; the CNN then about breaks even.
-COMPILE_MIN_STEPS = 30_000
-
-
-def should_compile(setting: bool | None, total_steps: int, device: torch.device) -> bool:
-    """Whether a run trains through torch.compile: as set, or (None) on the CPU for runs of
-    at least COMPILE_MIN_STEPS steps where a C++ compiler is installed (inductor needs one),
-    in a process's main thread: the compiler's caches are not safe for runs on several
-    threads at once, so those train eagerly (jobs run in the main thread of a process of their
-    own, on Celery and on the embedded worker)."""
-    if device.type != "cpu":
-        return False
-    if setting is not None:
-        return setting
-    return (total_steps >= COMPILE_MIN_STEPS and compiler_available()
-            and threading.current_thread() is threading.main_thread())
-
-
-def compiler_available() -> bool:
-    return any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++"))
 
 
 def data_order(seed: int, n_train: int, batch_size: int, steps: int) -> torch.Tensor:

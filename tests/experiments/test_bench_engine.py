@@ -5,7 +5,7 @@ import re
 
 import torch
 
-from experiments import bench_engine, trainer
+from experiments import bench_engine, compile_policy
 
 
 def test_the_benchmark_prints_one_row_per_batch_size(capsys):
@@ -26,7 +26,7 @@ def test_the_cpu_batched_side_is_timed_eager_and_compiled_unless_told():
                                   no_graph="--no-graph" in argv)
         return bench_engine.batched_modes(args, cuda if "cuda" in argv else cpu)
 
-    expected = ["eager", "compiled"] if trainer.compiler_available() else ["eager"]
+    expected = ["eager", "compiled"] if compile_policy.compiler_available() else ["eager"]
     assert modes() == expected
     assert modes("--compile") == ["compiled"]
     assert modes("--no-compile") == ["eager"]

@@ -157,7 +157,7 @@ def test_training_is_deterministic_on_cpu_for_given_seeds(data):
 
 
 def test_long_cpu_runs_train_through_the_compiler_where_one_is_installed(monkeypatch):
-    from experiments import trainer as tr
+    from experiments import compile_policy as tr
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(tr, "compiler_available", lambda: True)
@@ -182,7 +182,8 @@ def test_the_compiled_step_trains_as_the_eager_one(tmp_path, monkeypatch):
     import importlib
 
     from experiments import catalog, datasets, models
-    from experiments.trainer import TrainConfig, Trainer, compiler_available
+    from experiments.compile_policy import compiler_available
+    from experiments.trainer import TrainConfig, Trainer
 
     if not compiler_available():
         pytest.skip("no C++ compiler for torch.compile")
