@@ -142,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU intra-op threads for both sides (default: chosen by timing)")
     parser.add_argument("--no-graph", action="store_true", help="disable CUDA graph capture")
-    parser.add_argument("--compile", action="store_true",
-                        help="CPU: time only the batched side trained through torch.compile")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="CPU: time only the eager batched side")
+    one_mode = parser.add_mutually_exclusive_group()
+    one_mode.add_argument("--compile", action="store_true",
+                          help="CPU: time only the batched side trained through torch.compile")
+    one_mode.add_argument("--no-compile", action="store_true",
+                          help="CPU: time only the eager batched side")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     modes = batched_modes(args, device)

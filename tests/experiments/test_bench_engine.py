@@ -3,6 +3,7 @@
 import argparse
 import re
 
+import pytest
 import torch
 
 from experiments import bench_engine, compile_policy
@@ -32,6 +33,11 @@ def test_the_cpu_batched_side_is_timed_eager_and_compiled_unless_told():
     assert modes("--no-compile") == ["eager"]
     assert modes("cuda") == ["graph"]
     assert modes("cuda", "--no-graph") == ["eager"]
+
+
+def test_compile_and_no_compile_are_refused_together():
+    with pytest.raises(SystemExit):
+        bench_engine.main(["--compile", "--no-compile"])
 
 
 def test_the_stopwatch_measures_wall_time_on_the_cpu():
