@@ -10,8 +10,8 @@ On CUDA the whole training step (forward, backward, optimizer) is captured once 
 graph and replayed, which removes the launch overhead that dominates small models; on the CPU
 the same step runs eagerly or, in long runs, traced whole by torch.compile
 (experiments.compile_policy). At this scale a step is mostly per-op overhead, so the step is
-kept to few tensor ops: training batches are gathered for many steps at once, the parameters live
-in one flat buffer (experiments.optim), batch norm and the loss have fused passes
+kept to few tensor ops: training batches are gathered for many steps at once, the parameters
+live in one flat buffer (experiments.optim), batch norm and the loss have fused passes
 (experiments.fused), and on the CPU, where reading a value costs nothing, the per-member
 divergence mask is only applied once some member has diverged.
 """
