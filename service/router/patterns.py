@@ -206,13 +206,16 @@ TYPE_PATTERNS: dict[str, list[tuple[float, str]]] = {
               r"(?:necessary|needed|required|essential)"),
         (2.5, r"(?:don'?t|didn'?t|did not|do not|not|never) (?:\w+ )?(?:use|using|include|add|"
               r"apply)\w* (?:any )?(?:norm|normali[sz]ation) layers?\b"),
-        (1.5, r"gradient (?:propagation|flow)|deeper networks?|\bresnets?\b.{0,40}without"),
+        # Not a gradient through the batch statistics: that is gamma_beta_undo's detached arm.
+        (1.5, r"gradient (?:propagation|flow)(?!\w* through (?:the )?(?:batch |bn )?"
+              r"(?:statistics|stats|mean|variance))|deeper networks?|\bresnets?\b.{0,40}without"),
         (3.0, r"(?:vanish|explod)\w* (?:and (?:vanish|explod)\w* )?gradients?|gradients? "
               r"(?:\w+ ){0,2}(?:vanish|explod|blow|shrink|die|dying)\w*|gradient explosion"),
         (1.5, r"\bdeep(?:er)? (?:\w+ )?(?:nets?|networks?|models?|mlps?)|very deep|many layers|"
               r"\d+[ -]?layers?\b|\bdepth\b"),
         (1.5, r"(?:at|during|after) init\w*|\binit\b"),
-        (1.5, r"gradients? (?:norms?|magnitudes?|flow|scale)|magnitude of (?:the )?gradients?|"
+        (1.5, r"gradients? (?:norms?|magnitudes?|flow(?!\w* through (?:the )?(?:batch |bn )?"
+              r"(?:statistics|stats|mean|variance))|scale)|magnitude of (?:the )?gradients?|"
               r"gradient (?:\w+ )?per layer"),
         (1.5, r"jacobians?|singular values"),
         (1.0, r"(?:early|first|last|lower|top|earlier) layers?|each layer|per layer|"

@@ -111,6 +111,19 @@ def test_reports_about_bn_software_get_no_ask(text):
      "variance instead of the batch's own?", "train_eval_gap"),
     ("The last batch can hold a single sample, and the model with batch norm crashes "
      "during training. What should I do?", "small_batch_statistics"),
+    # BN's place against a residual addition, the first layer, the last block.
+    ("Why add before BN? The usual ResBlock adds the identity after bn2.", "activation_order"),
+    ("Shouldn't we use the batch norm after the addition in the residual unit?",
+     "activation_order"),
+    ("In this model BatchNorm is the first layer of the network. Why?", "activation_order"),
+    ("Why does the last conv block not have batch normalization?", "activation_order"),
+    ("Any reasons for not using batch normalization in your model?", "deep_gradients"),
+    # The gradient through the batch statistics (the experiment's detached arm).
+    ("Why wrap the mean and variance in torch.no_grad()? Then no gradient flows through the "
+     "batch statistics of the batch norm. Is this correct?", "gamma_beta_undo"),
+    ("Can ShuffleBN be used on a single GPU?", "small_batch_statistics"),
+    ("The moving mean of my batch norm is never updated. Do I need tf.GraphKeys.UPDATE_OPS?",
+     "train_eval_gap"),
 ])
 def test_phrasings_of_real_posts_reach_their_type(text, type_id):
     assert types_of(route(text))[:1] == [type_id]
