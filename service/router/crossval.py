@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import decide, realset, train
-from .learned import NONE
+from .learned import NONE_BN
 from .route import Reading, read
 
 FOLDS = 5
@@ -60,6 +60,7 @@ class Config:
     l2: float = train.L2
     steps: int = train.STEPS
     none_weight: float = train.NONE_WEIGHT
+    bn_none_l2: float = train.BN_NONE_L2
 
 
 @dataclass
@@ -69,15 +70,15 @@ class Prepared:
     posts: list[dict]
     folds: list[int]
     readings: list[Reading | None]
-    feats: list[set[str]]
-    written: list[tuple[set[str], list[str]]]
+    feats: list[train.Post]
+    written: list[tuple[train.Post, list[str]]]
 
 
 def prepare(posts: list[dict] | None = None, k: int = FOLDS) -> Prepared:
     posts = [p for p in (posts or realset.load()) if p["split"] in SPLITS]
-    written = [(train.post_features(text), types) for text, types in train.examples(())]
+    written = [(train.read_post(text), types) for text, types in train.examples(())]
     return Prepared(posts, assign_folds(posts, k), [read(p["text"]) for p in posts],
-                    [train.post_features(p["text"]) for p in posts], written)
+                    [train.read_post(p["text"]) for p in posts], written)
 
 
 def out_of_fold(prep: Prepared, config: Config) -> list[dict[str, float]]:
@@ -88,23 +89,32 @@ def out_of_fold(prep: Prepared, config: Config) -> list[dict[str, float]]:
                 and prep.posts[i]["split"] in config.train_splits]
         feats = [f for f, _ in prep.written] + [prep.feats[i] for i in rows]
         labels = [t for _, t in prep.written] + [prep.posts[i]["labels"] for i in rows]
-        model = train.fit_features(feats, labels, l2=config.l2, steps=config.steps,
-                                   none_weight=config.none_weight)
+        model = train.fit_posts(feats, labels, l2=config.l2, steps=config.steps,
+                                none_weight=config.none_weight, bn_none_l2=config.bn_none_l2)
         held = [i for i, f in enumerate(prep.folds) if f == fold]
         for i, probs in zip(held, predict(model, [prep.feats[i] for i in held]), strict=True):
             out[i] = probs
     return out
 
 
-def predict(model: dict, feats: list[set[str]]) -> list[dict[str, float]]:
+def predict(model: dict, posts: list[train.Post]) -> list[dict[str, float]]:
+    """learned.Model.probabilities for each post, all at once."""
     col = {f: i for i, f in enumerate(model["vocab"])}
+    x = train.design([p.feats for p in posts], col).astype(np.float64)
+    types, bn = _softmax(x, model["weights"], model["bias"]), \
+        _softmax(x, model["bn_weights"], model["bn_bias"])
+    out = [dict(zip(model["classes"], row.tolist(), strict=True)) for row in types]
+    for probs, row in zip(out, bn, strict=True):
+        probs[NONE_BN] = float(row[1])
+    return out
+
+
+def _softmax(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
     # Half precision as shipped (learned.save), so the figures are those of the model file.
-    weights = model["weights"].astype(np.float16).astype(np.float64)
-    z = train.design(feats, col).astype(np.float64) @ weights + model["bias"]
+    z = x @ weights.astype(np.float16).astype(np.float64) + bias
     z -= z.max(axis=1, keepdims=True)
     p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return [dict(zip(model["classes"], row.tolist(), strict=True)) for row in p]
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def picks(prep: Prepared, probs: list[dict[str, float]],
@@ -127,9 +137,10 @@ def asks(prep: Prepared, probs: list[dict[str, float]],
 def wrong(prep: Prepared, chosen: list[list[decide.Pick]],
           probs: list[dict[str, float]]) -> list[str]:
     """One line per out-of-fold error: id, split, expected -> got, the first ask's confidence
-    ("~": only the nearest type), the learned probability of "none", an excerpt."""
+    ("~": only the nearest type), the learned probability of "none" as decide.py
+    weighs it, an excerpt."""
     lines = []
-    for post, row, p in zip(prep.posts, chosen, probs, strict=True):
+    for post, row, p, reading in zip(prep.posts, chosen, probs, prep.readings, strict=True):
         got = [pick.type for pick in row]
         want = post["labels"]
         ok = got[:1] == want if post["kind"] == "single" else set(got) == set(want)
@@ -137,8 +148,9 @@ def wrong(prep: Prepared, chosen: list[list[decide.Pick]],
             continue
         conf = f"{row[0].confidence:.2f}{'~' if row[0].nearest else ' '}" if row else "  -  "
         excerpt = " ".join(post["text"].split())[:110]
+        none = decide.none_probability(p, reading is not None and reading.in_bn) if p else 0.0
         lines.append(f"{post['id']} {post['split']:4} {','.join(want) or 'none':>32} -> "
-                     f"{','.join(got) or 'none':32} {conf} n={p.get(NONE, 0.0):.2f} {excerpt}")
+                     f"{','.join(got) or 'none':32} {conf} n={none:.2f} {excerpt}")
     return lines
 
 
@@ -178,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="splits the scorer of each fold trains on (comma separated)")
     parser.add_argument("--l2", type=float, default=train.L2)
     parser.add_argument("--none-weight", type=float, default=train.NONE_WEIGHT)
+    parser.add_argument("--bn-none-l2", type=float, default=train.BN_NONE_L2)
     parser.add_argument("--alpha", type=float, default=decide.SETTINGS.alpha)
     parser.add_argument("--none-min", type=float, default=decide.SETTINGS.none_min)
     parser.add_argument("--none-min-tooling", type=float,
@@ -189,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     splits = tuple(s for s in args.train.split(",") if s)
     if "test" in splits:
         parser.error("the test split is never trained on")
-    config = Config(splits, l2=args.l2, none_weight=args.none_weight)
+    config = Config(splits, l2=args.l2, none_weight=args.none_weight,
+                    bn_none_l2=args.bn_none_l2)
     settings = replace(decide.SETTINGS, alpha=args.alpha, none_min=args.none_min,
                        none_min_tooling=args.none_min_tooling)
     prep = prepare(k=args.folds)

@@ -5,7 +5,10 @@ the learned scorer (learned.py) sees the whole post, code included, and knows ph
 patterns do not. The rules here:
 
 - off topic: the learned scorer says "none" (probability >= none_min) and no part of the post
-  is a sure pattern match (confidence >= rule_sure); a post that never mentions normalization
+  is a sure pattern match (confidence >= rule_sure). For a post that mentions normalization
+  the probability is the mean of the two learned models' (learned.py): the first, which
+  learns "none" mostly from posts about other things, and the second, fitted on such posts
+  only. A post that never mentions normalization
   needs less of the one and more of the other (none_min_no_bn, rule_sure_no_bn), and so
   does a post whose only parts the patterns read are about software or tooling (exporting,
   fusing BN into a conv, installing: none_min_tooling). Such a post gets no ask; nor does a
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 from experiments import catalog
 
-from .learned import NONE
+from .learned import NONE, NONE_BN
 
 THRESHOLD = 0.4  # a part of a post placed by the patterns alone (route.THRESHOLD)
 
@@ -41,7 +44,7 @@ THRESHOLD = 0.4  # a part of a post placed by the patterns alone (route.THRESHOL
 class Settings:
     alpha: float = 2.5  # weight of the learned probability against the pattern confidence
     agree_min: float = 0.05  # learned probability below which a second pattern ask is dropped
-    none_min: float = 0.5  # learned "none" probability that makes a post off topic
+    none_min: float = 0.45  # learned "none" probability that makes a post off topic
     none_min_no_bn: float = 0.2  # the same for a post that never mentions normalization
     # The same for a post in which the patterns placed nothing and read a part as tooling.
     none_min_tooling: float = 0.2
@@ -76,7 +79,7 @@ def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: b
             return None
         none_min = min(none_min, settings.none_min_tooling)
     rule_sure = settings.rule_sure if in_bn else settings.rule_sure_no_bn
-    if top_rule < rule_sure and probs[NONE] >= none_min:
+    if top_rule < rule_sure and none_probability(probs, in_bn) >= none_min:
         return None
     if not rule_conf and not in_bn:
         return None  # nothing BN is named and no pattern fired: not a question for us
@@ -92,3 +95,12 @@ def choose(rule_conf: dict[str, float], probs: dict[str, float] | None, in_bn: b
     if not questions and rule_conf.get(primary, 0.0) > picks[0].confidence:
         picks.sort(key=lambda p: p.type != primary)
     return picks
+
+
+def none_probability(probs: dict[str, float], in_bn: bool) -> float:
+    """The learned probability that a post asks nothing the service answers: for a post that
+    mentions normalization, the mean of the two models' (the second model's alone sends too
+    many short on-topic posts away, the first's keeps too many reports about software)."""
+    if in_bn and NONE_BN in probs:
+        return (probs[NONE] + probs[NONE_BN]) / 2
+    return probs[NONE]

@@ -11,6 +11,11 @@ of each word (so "batchnorm2d", "normalisation" and typos share features), and t
 identifiers of the code, marked "c:". A post's features are binary and scaled to unit length.
 The weights are trained by `python -m service.router.train` (train.py) and shipped as
 data/model.npz, loaded on first use; nothing is downloaded.
+
+The file holds two models over the same features: the first gives a probability for each
+type and for "none"; the second, fitted on the posts that mention normalization only, the
+probability that such a post asks nothing the service answers (NONE_BN), for the many
+reports and pull requests about BN's software that name BN throughout.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .score import normalize
 
 MODEL_FILE = Path(__file__).with_name("data") / "model.npz"
 NONE = "none"  # the class of posts that ask nothing the service answers
+NONE_BN = "none_bn"  # the second model's "none", for posts that mention normalization
 
 _WORD = re.compile(r"[a-z][a-z0-9']*")
 
@@ -49,18 +55,25 @@ class Model:
     index: dict[str, int]  # feature -> row of weights
     weights: np.ndarray  # (features, classes)
     bias: np.ndarray  # (classes,)
+    bn_weights: np.ndarray  # (features, 2): the second model, columns (asked, NONE_BN)
+    bn_bias: np.ndarray  # (2,)
 
     def probabilities(self, prose: str, code: str = "") -> dict[str, float]:
+        """The first model's probability of each class, and the second's of NONE_BN."""
         rows = [self.index[f] for f in features(prose, code) if f in self.index]
-        logits = self.bias.astype(np.float64)
-        if rows:
-            # Unit-length binary features: every present feature weighs 1/sqrt(count).
-            logits = logits + self.weights[rows].sum(axis=0, dtype=np.float64) / np.sqrt(
-                len(rows))
-        logits -= logits.max()
-        p = np.exp(logits)
-        p /= p.sum()
-        return dict(zip(self.classes, p.tolist(), strict=True))
+        probs = dict(zip(self.classes, _softmax(self.weights, self.bias, rows), strict=True))
+        probs[NONE_BN] = _softmax(self.bn_weights, self.bn_bias, rows)[1]
+        return probs
+
+
+def _softmax(weights: np.ndarray, bias: np.ndarray, rows: list[int]) -> list[float]:
+    logits = bias.astype(np.float64)
+    if rows:
+        # Unit-length binary features: every present feature weighs 1/sqrt(count).
+        logits = logits + weights[rows].sum(axis=0, dtype=np.float64) / np.sqrt(len(rows))
+    logits -= logits.max()
+    p = np.exp(logits)
+    return (p / p.sum()).tolist()
 
 
 @cache
@@ -72,11 +85,17 @@ def load(path: Path = MODEL_FILE) -> Model | None:
         vocab = [str(v) for v in data["vocab"]]
         return Model(tuple(str(c) for c in data["classes"]),
                      {f: i for i, f in enumerate(vocab)},
-                     data["weights"].astype(np.float32), data["bias"].astype(np.float32))
+                     data["weights"].astype(np.float32), data["bias"].astype(np.float32),
+                     data["bn_weights"].astype(np.float32),
+                     data["bn_bias"].astype(np.float32))
 
 
-def save(path: Path, classes: list[str], vocab: list[str], weights: np.ndarray,
-         bias: np.ndarray) -> None:
+def save(path: Path, model: dict) -> None:
+    """Write a model as train.fit gives it; weights in half precision (the file ships)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, classes=np.array(classes), vocab=np.array(vocab),
-                        weights=weights.astype(np.float16), bias=bias.astype(np.float32))
+    np.savez_compressed(path, classes=np.array(model["classes"]),
+                        vocab=np.array(model["vocab"]),
+                        weights=model["weights"].astype(np.float16),
+                        bias=model["bias"].astype(np.float32),
+                        bn_weights=model["bn_weights"].astype(np.float16),
+                        bn_bias=model["bn_bias"].astype(np.float32))

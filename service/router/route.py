@@ -98,8 +98,7 @@ def read(text: str) -> Reading | None:
     prose = clean.clean(prose_part)
     if not prose:
         return None
-    in_bn = score.mentions_normalization(score.normalize(prose)) or \
-        score.mentions_normalization(code.lower())
+    in_bn = score.post_mentions_normalization(prose, code)
     blocks = [split.segments(block) for block in split.blocks(prose)]
     count = sum(len(segs) for segs in blocks)
     if count > MAX_SEGMENTS:

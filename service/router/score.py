@@ -76,3 +76,8 @@ def mentions_normalization(normalized: str) -> bool:
         return True
     return bool(context_patterns.COMPILED_EVAL_CONTEXT.search(normalized)) and not \
         context_patterns.COMPILED_DROPOUT_CONTEXT.search(normalized)
+
+
+def post_mentions_normalization(prose: str, code: str) -> bool:
+    """Whether a post (its cleaned prose and its code) names normalization anywhere."""
+    return mentions_normalization(normalize(prose)) or mentions_normalization(code.lower())

@@ -6,8 +6,13 @@ here. The settings below (which splits, L2, the weight of "none") were chosen by
 cross-validation over those splits (`python -m service.router.crossval`, folds by source). The
 model is multinomial logistic regression over the features of learned.py, with L2
 regularization, fitted by full-batch Adam; a post that asks several types has its target
-spread evenly over them, an off-topic post has the target "none". Training is deterministic
-(fixed order, no sampling), so the same data gives the same file.
+spread evenly over them, an off-topic post has the target "none". A second, two-class model
+over the same features is fitted on the posts that mention normalization only: does such a
+post ask how normalization behaves, or nothing the service answers (a bug report, a pull
+request, a question about software)? Among those posts the two are hard to tell apart, and
+the first model, which mostly learns "none" from posts about other things, is too sure they
+are on topic (decide.py averages the two). Training is deterministic (fixed order, no
+sampling), so the same data gives the same file.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from experiments import catalog
 
-from . import clean, evidence, learned
+from . import clean, evidence, learned, score
 
 _TESTS = Path(__file__).resolve().parents[2] / "tests" / "router"
 WRITTEN_SET = _TESTS / "eval_set.jsonl"
@@ -32,6 +38,7 @@ STEPS = 400
 MIN_COUNT = 2  # a feature seen in fewer training posts carries no weight
 TRAIN_SPLITS = ("tune", "dev", "pool")  # the real-post splits the shipped scorer learns from
 NONE_WEIGHT = 1.0  # extra weight of an off-topic post against the class balance
+BN_NONE_L2 = 1e-3  # L2 of the second model (posts that mention normalization: asked or not)
 
 
 def examples(splits: tuple[str, ...] = TRAIN_SPLITS) -> list[tuple[str, list[str]]]:
@@ -49,35 +56,65 @@ def examples(splits: tuple[str, ...] = TRAIN_SPLITS) -> list[tuple[str, list[str
     return out
 
 
-def post_features(text: str) -> set[str]:
+@dataclass(frozen=True)
+class Post:
+    """What training reads of a post: its features and whether it names normalization."""
+
+    feats: set[str]
+    in_bn: bool
+
+
+def read_post(text: str) -> Post:
     prose, code = evidence.split(text)
-    return learned.features(clean.clean(prose), code)
+    prose = clean.clean(prose)
+    return Post(learned.features(prose, code), score.post_mentions_normalization(prose, code))
 
 
 def fit(data: list[tuple[str, list[str]]], l2: float = L2, steps: int = STEPS) -> dict:
-    return fit_features([post_features(text) for text, _ in data], [t for _, t in data],
-                        l2=l2, steps=steps)
+    return fit_posts([read_post(text) for text, _ in data], [t for _, t in data], l2=l2,
+                     steps=steps)
 
 
-def fit_features(feats: list[set[str]], labels: list[list[str]], l2: float = L2,
-                 steps: int = STEPS, none_weight: float = NONE_WEIGHT) -> dict:
-    """The model for posts given as feature sets (post_features) and their types."""
-    classes = list(catalog.ids()) + [learned.NONE]
+def fit_posts(posts: list[Post], labels: list[list[str]], l2: float = L2, steps: int = STEPS,
+              none_weight: float = NONE_WEIGHT, bn_none_l2: float = BN_NONE_L2) -> dict:
+    """Both models for these posts and their types (an empty list: off topic)."""
+    feats = [p.feats for p in posts]
     counts = Counter(f for fs in feats for f in fs)
     vocab = sorted(f for f, c in counts.items() if c >= MIN_COUNT)
-    x = _Sparse(feats, {f: i for i, f in enumerate(vocab)})
-    y = np.zeros((len(feats), len(classes)), dtype=np.float32)
+    col = {f: i for i, f in enumerate(vocab)}
+    model = _fit_types(_Sparse(feats, col), labels, l2, steps, none_weight)
+    bn = [i for i, p in enumerate(posts) if p.in_bn]
+    model["bn_weights"], model["bn_bias"] = _fit_bn_none(
+        _Sparse([feats[i] for i in bn], col), [not labels[i] for i in bn], bn_none_l2, steps)
+    return {"classes": list(catalog.ids()) + [learned.NONE], "vocab": vocab, **model}
+
+
+def _fit_types(x: _Sparse, labels: list[list[str]], l2: float, steps: int,
+               none_weight: float) -> dict:
+    """The first model: a probability for each type and for "none"."""
+    classes = list(catalog.ids()) + [learned.NONE]
+    y = np.zeros((len(labels), len(classes)), dtype=np.float32)
     for i, types in enumerate(labels):
         for t in types or [learned.NONE]:
             y[i, classes.index(t)] += 1.0 / max(1, len(types))
     # Real posts ask about train/eval far more often than about, say, weight decay; weighting
     # each post by 1/sqrt(its class's share) keeps the rare types from being drowned out.
-    share = y.sum(axis=0) / len(feats)
+    share = y.sum(axis=0) / len(labels)
     weight = 1.0 / np.sqrt((y * share).sum(axis=1) / y.sum(axis=1))
     weight[y[:, -1] > 0] *= none_weight
     y *= (weight / weight.mean())[:, None]
     w, b = _adam(x, y, l2, steps)
-    return {"classes": classes, "vocab": vocab, "weights": w, "bias": b}
+    return {"weights": w, "bias": b}
+
+
+def _fit_bn_none(x: _Sparse, off_topic: list[bool], l2: float, steps: int):
+    """The second model, columns (asks about normalization, asks nothing): off-topic posts
+    are rare among these, so each class weighs as much as the other in total."""
+    off = np.array(off_topic, dtype=bool)
+    y = np.zeros((len(off), 2), dtype=np.float32)
+    y[~off, 0] = len(off) / (2 * max(1, (~off).sum()))
+    y[off, 1] = len(off) / (2 * max(1, off.sum()))
+    return _adam(x, y, l2, steps)
 
 
 def design(feats: list[set[str]], col: dict[str, int]) -> np.ndarray:
@@ -162,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = examples()
     model = fit(data, l2=args.l2)
-    learned.save(args.out, model["classes"], model["vocab"], model["weights"], model["bias"])
+    learned.save(args.out, model)
     print(f"trained on {len(data)} posts, {len(model['vocab'])} features -> {args.out}")
     return 0
 

@@ -14,8 +14,9 @@ def test_shipped_model_loads_and_gives_a_distribution():
     assert model is not None, "service/router/data/model.npz is missing"
     assert set(model.classes) == set(catalog.ids()) | {learned.NONE}
     probs = model.probabilities("Should BN go before or after the ReLU?", "nn.ReLU()")
-    assert sum(probs.values()) == pytest.approx(1.0)
-    assert max(probs, key=probs.get) == "activation_order"
+    assert sum(probs[c] for c in model.classes) == pytest.approx(1.0)
+    assert 0.0 < probs[learned.NONE_BN] < 1.0
+    assert max(model.classes, key=probs.get) == "activation_order"
     assert model.probabilities("")[learned.NONE] > 0  # no features: the bias alone
 
 
@@ -33,10 +34,26 @@ def test_training_is_deterministic_and_learns_a_toy_task(tmp_path):
     first, second = train.fit(data, steps=60), train.fit(data, steps=60)
     assert np.array_equal(first["weights"], second["weights"])
     path = tmp_path / "toy.npz"
-    learned.save(path, first["classes"], first["vocab"], first["weights"], first["bias"])
+    learned.save(path, first)
     model = learned.load(path)
     probs = model.probabilities("is the bias useless before batch norm")
     assert max(probs, key=probs.get) == "bias_redundancy"
+
+
+def test_the_second_model_learns_which_bn_posts_ask_nothing(tmp_path):
+    data = [("Why remove the bias before batch norm?", ["bias_redundancy"]),
+            ("Should batch norm go after the activation?", ["activation_order"]),
+            ("Fix the batch norm export to ONNX", []),
+            ("Fix a typo in the BatchNorm docstring", []),
+            ("How do I install CUDA?", [])] * 2
+    fitted = train.fit(data, steps=60)
+    # Fitted on the posts that mention normalization only: the CUDA post is not among them.
+    assert fitted["bn_weights"].shape == (len(fitted["vocab"]), 2)
+    learned.save(tmp_path / "toy.npz", fitted)
+    model = learned.load(tmp_path / "toy.npz")
+    report = model.probabilities("fix the batch norm docstring")[learned.NONE_BN]
+    question = model.probabilities("why remove the bias before batch norm")[learned.NONE_BN]
+    assert report > 0.5 > question
 
 
 def test_without_a_model_the_patterns_decide_alone():
@@ -55,6 +72,16 @@ def test_off_topic_needs_the_model_and_no_sure_pattern():
     assert decide.choose({}, _probs(none=0.9), in_bn=True) is None
     sure = decide.choose({"dropout_interaction": 0.9}, _probs(none=0.9), in_bn=True)
     assert [p.type for p in sure] == ["dropout_interaction"]
+
+
+def test_for_a_bn_post_the_two_models_none_are_averaged():
+    software = _probs(none=0.3, train_eval_gap=0.4) | {learned.NONE_BN: 0.8}
+    assert decide.none_probability(software, in_bn=True) == pytest.approx(0.55)
+    assert decide.choose({}, software, in_bn=True) is None
+    asked = software | {learned.NONE_BN: 0.1}
+    assert [p.type for p in decide.choose({}, asked, in_bn=True)] == ["train_eval_gap"]
+    # A post that never names normalization: the second model was not fitted on such posts.
+    assert decide.none_probability(software, in_bn=False) == pytest.approx(0.3)
 
 
 def test_a_bn_post_no_pattern_places_gets_its_nearest_type():
