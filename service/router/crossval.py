@@ -70,7 +70,7 @@ class Prepared:
     posts: list[dict]
     folds: list[int]
     readings: list[Reading | None]
-    feats: list[train.Post]
+    inputs: list[train.Post]  # what the learned scorer reads of each post
     written: list[tuple[train.Post, list[str]]]
 
 
@@ -87,12 +87,12 @@ def out_of_fold(prep: Prepared, config: Config) -> list[dict[str, float]]:
     for fold in sorted(set(prep.folds)):
         rows = [i for i, f in enumerate(prep.folds) if f != fold
                 and prep.posts[i]["split"] in config.train_splits]
-        feats = [f for f, _ in prep.written] + [prep.feats[i] for i in rows]
+        inputs = [f for f, _ in prep.written] + [prep.inputs[i] for i in rows]
         labels = [t for _, t in prep.written] + [prep.posts[i]["labels"] for i in rows]
-        model = train.fit_posts(feats, labels, l2=config.l2, steps=config.steps,
+        model = train.fit_posts(inputs, labels, l2=config.l2, steps=config.steps,
                                 none_weight=config.none_weight, bn_none_l2=config.bn_none_l2)
         held = [i for i, f in enumerate(prep.folds) if f == fold]
-        for i, probs in zip(held, predict(model, [prep.feats[i] for i in held]), strict=True):
+        for i, probs in zip(held, predict(model, [prep.inputs[i] for i in held]), strict=True):
             out[i] = probs
     return out
 

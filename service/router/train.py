@@ -82,17 +82,18 @@ def fit_posts(posts: list[Post], labels: list[list[str]], l2: float = L2, steps:
     counts = Counter(f for fs in feats for f in fs)
     vocab = sorted(f for f, c in counts.items() if c >= MIN_COUNT)
     col = {f: i for i, f in enumerate(vocab)}
-    model = _fit_types(_Sparse(feats, col), labels, l2, steps, none_weight)
-    bn = [i for i, p in enumerate(posts) if p.in_bn]
-    model["bn_weights"], model["bn_bias"] = _fit_bn_none(
-        _Sparse([feats[i] for i in bn], col), [not labels[i] for i in bn], bn_none_l2, steps)
-    return {"classes": list(catalog.ids()) + [learned.NONE], "vocab": vocab, **model}
-
-
-def _fit_types(x: _Sparse, labels: list[list[str]], l2: float, steps: int,
-               none_weight: float) -> dict:
-    """The first model: a probability for each type and for "none"."""
     classes = list(catalog.ids()) + [learned.NONE]
+    weights, bias = _fit_types(_Sparse(feats, col), labels, classes, l2, steps, none_weight)
+    bn = [i for i, p in enumerate(posts) if p.in_bn]
+    bn_weights, bn_bias = _fit_bn_none(_Sparse([feats[i] for i in bn], col),
+                                       [not labels[i] for i in bn], bn_none_l2, steps)
+    return {"classes": classes, "vocab": vocab, "weights": weights, "bias": bias,
+            "bn_weights": bn_weights, "bn_bias": bn_bias}
+
+
+def _fit_types(x: _Sparse, labels: list[list[str]], classes: list[str], l2: float,
+               steps: int, none_weight: float):
+    """The first model: a probability for each type and for "none"."""
     y = np.zeros((len(labels), len(classes)), dtype=np.float32)
     for i, types in enumerate(labels):
         for t in types or [learned.NONE]:
@@ -103,8 +104,7 @@ def _fit_types(x: _Sparse, labels: list[list[str]], l2: float, steps: int,
     weight = 1.0 / np.sqrt((y * share).sum(axis=1) / y.sum(axis=1))
     weight[y[:, -1] > 0] *= none_weight
     y *= (weight / weight.mean())[:, None]
-    w, b = _adam(x, y, l2, steps)
-    return {"weights": w, "bias": b}
+    return _adam(x, y, l2, steps)
 
 
 def _fit_bn_none(x: _Sparse, off_topic: list[bool], l2: float, steps: int):
