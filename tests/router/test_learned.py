@@ -37,7 +37,7 @@ def test_training_is_deterministic_and_learns_a_toy_task(tmp_path):
     learned.save(path, first)
     model = learned.load(path)
     probs = model.probabilities("is the bias useless before batch norm")
-    assert max(probs, key=probs.get) == "bias_redundancy"
+    assert max(model.classes, key=probs.get) == "bias_redundancy"
 
 
 def test_the_second_model_learns_which_bn_posts_ask_nothing(tmp_path):
@@ -47,8 +47,11 @@ def test_the_second_model_learns_which_bn_posts_ask_nothing(tmp_path):
             ("Fix a typo in the BatchNorm docstring", []),
             ("How do I install CUDA?", [])] * 2
     fitted = train.fit(data, steps=60)
-    # Fitted on the posts that mention normalization only: the CUDA post is not among them.
+    # Fitted on the posts that mention normalization only: the CUDA post is not among them,
+    # so its words (in the shared vocabulary) carry no weight in the second model.
     assert fitted["bn_weights"].shape == (len(fitted["vocab"]), 2)
+    cuda = fitted["vocab"].index("cuda")
+    assert not fitted["bn_weights"][cuda].any() and fitted["weights"][cuda].any()
     learned.save(tmp_path / "toy.npz", fitted)
     model = learned.load(tmp_path / "toy.npz")
     report = model.probabilities("fix the batch norm docstring")[learned.NONE_BN]
