@@ -45,9 +45,30 @@ def make_engine(url: str | URL) -> Engine:
         return engine
     # A short connect timeout and a bounded wait for a pooled connection: with the database
     # down a request fails in seconds (503), not when the web server's worker timeout hits.
-    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         pool_timeout=POOL_TIMEOUT_S,
-                         connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                           pool_timeout=POOL_TIMEOUT_S,
+                           connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    event.listen(engine, "handle_error", _drop_a_connection_left_mid_command)
+    return engine
+
+
+def _drop_a_connection_left_mid_command(context) -> None:
+    # An exception raised by Python code while psycopg waits for the server (a signal
+    # handler's: Celery's soft time limit) leaves the connection in the middle of a command.
+    # Rolling it back then fails ("another command is already in progress"), and that error
+    # would replace the one that stopped the statement. Taken as a disconnect, the connection
+    # is dropped instead of rolled back, and the original exception reaches the caller. Only
+    # this connection: the rest of the pool is sound.
+    from psycopg.pq import TransactionStatus
+
+    if context.sqlalchemy_exception is not None or context.connection is None:
+        return  # the server or the driver answered: an ordinary database error
+    if context.connection.invalidated:
+        return
+    raw = context.connection.connection.driver_connection
+    if raw is not None and raw.info.transaction_status == TransactionStatus.ACTIVE:
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

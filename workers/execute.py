@@ -138,10 +138,12 @@ def run_and_store(db: Database, settings: Settings, claim: jobs.Claim, device,
         hand_back(db, settings, claim, dispatcher)
         return None
     except SoftTimeLimitExceeded:
-        return f"time limit: the job ran longer than {settings.soft_time_limit} s and was stopped"
+        return time_limit_reason(settings)
     except ExperimentError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - the reason is stored; the traceback logged
+        if stopped_by_the_time_limit(exc):
+            return time_limit_reason(settings)
         if is_unavailable(exc):
             raise InfrastructureError(f"job {job_id}: the database failed mid-run") from exc
         log.exception("job %s failed", job_id)
@@ -155,6 +157,23 @@ def run_and_store(db: Database, settings: Settings, claim: jobs.Claim, device,
     if not with_database(settings, f"job {job_id}: store result", store):
         log.info("job %s: finished after losing its claim; result dropped", job_id)
     return None
+
+
+def time_limit_reason(settings: Settings) -> str:
+    return f"time limit: the job ran longer than {settings.soft_time_limit} s and was stopped"
+
+
+def stopped_by_the_time_limit(exc: BaseException) -> bool:
+    """Whether the soft time limit is what set `exc` off: the limit's exception can land in
+    clean-up code (a library's, a connection's) whose own error is then what comes out,
+    with the limit as its cause or context."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, SoftTimeLimitExceeded):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def hand_back(db: Database, settings: Settings, claim: jobs.Claim, dispatcher) -> None:

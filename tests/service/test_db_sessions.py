@@ -1,11 +1,14 @@
-"""service/db.py: on SQLite a read session takes no write lock, an ordinary one does."""
+"""service/db.py: on SQLite a read session takes no write lock, an ordinary one does; on
+PostgreSQL a statement interrupted by a signal handler's exception gives back that exception
+and leaves the pool sound."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service.db import Database
 from service.models import Job
@@ -70,3 +73,26 @@ def test_get_requests_read_and_posts_write(settings):
             assert get_session().get_bind() is engine
             assert g.db_session is get_session()
     database.dispose()
+
+
+class Interrupted(Exception):
+    """What a signal handler raises mid-statement (as Celery's soft time limit does)."""
+
+
+@pytest.mark.services
+def test_an_exception_raised_mid_statement_comes_out_as_itself(postgresql_database):
+    def interrupt(*_):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # lands while the server sleeps
+        with pytest.raises(Interrupted), postgresql_database.session() as session:
+            session.execute(text("SELECT pg_sleep(2)"))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # The connection left mid-command was dropped, not handed out again; the others are kept.
+    for _ in range(3):
+        with postgresql_database.session() as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1

@@ -100,10 +100,23 @@ def test_progress_is_written_while_it_runs(database, settings, queued, monkeypat
     assert seen[2] == (0.4, "step 2")
 
 
+def raised_while_handling(first: BaseException, second: Exception) -> Exception:
+    """`second` as clean-up code raises it while `first` is on its way out."""
+    try:
+        try:
+            raise first
+        except BaseException:
+            raise second  # noqa: B904 - the implicit context is the point
+    except Exception as exc:
+        return exc
+
+
 @pytest.mark.parametrize("error, reason", [
     (ParamError("lr", "above the maximum"), "lr: above the maximum"),
     (RuntimeError("CUDA out of memory"), "RuntimeError: CUDA out of memory"),
     (SoftTimeLimitExceeded(), "time limit: the job ran longer than"),
+    (raised_while_handling(SoftTimeLimitExceeded(), RuntimeError("rollback failed")),
+     "time limit: the job ran longer than"),
 ])
 def test_a_failing_experiment_fails_the_job_with_the_reason(database, settings, queued,
                                                              monkeypatch, error, reason):
