@@ -41,8 +41,7 @@ class Linear(nn.Module):
         self.bias = nn.Parameter(_uniform((out_features,), bound, gens)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (M, N, in) -> (M, N, out)
-        if (self.weight.shape[-1] < NARROW and x.device.type == "cpu"
-                and not torch.compiler.is_compiling()):
+        if self.weight.shape[-1] < NARROW and x.device.type == "cpu":
             return _NarrowLinear.apply(x, self.weight, self.bias)
         if self.bias is None:
             return torch.bmm(x, self.weight)
@@ -52,7 +51,9 @@ class Linear(nn.Module):
 # CPU batched matmuls whose output rows are shorter than one AVX-512 register of floats run
 # 4-7x slower than the same product computed transposed (measured at 8 members, 128->10 at
 # batch 128: 323 us against 67 forward, 273 against 57 for the weight gradient). A classifier
-# head with 10 classes is such a layer, so it computes those two products the other way round.
+# head with 10 classes is such a layer, so it computes those two products the other way round,
+# eager or traced by torch.compile: inductor keeps the orientation it is given, and the traced
+# step ran 1.40 -> 1.24 ms at 8 members, batch 128, with it.
 NARROW = 16
 
 
