@@ -16,6 +16,8 @@ import time
 from service import jobs
 from service.db import Database, is_unavailable
 
+from . import shutdown
+
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +57,8 @@ class Heartbeat:
 class ProgressWriter:
     """The experiment's on_progress callback: writes to the job row at most every `interval`
     seconds (a progress bar needs no more), and raises JobLost once the job is cancelled or
-    taken over. A write the database refuses for an outage is skipped, not fatal."""
+    taken over. A write the database refuses for an outage is skipped, not fatal. A soft time
+    limit that was swallowed where it landed is raised again here (workers.shutdown)."""
 
     def __init__(self, db: Database, claim: jobs.Claim, interval: float,
                  heartbeat: Heartbeat | None = None):
@@ -63,6 +66,7 @@ class ProgressWriter:
         self.last = 0.0
 
     def __call__(self, fraction: float, message: str) -> None:
+        shutdown.raise_if_past_soft_limit()  # a limit swallowed where it landed comes out here
         if self.heartbeat is not None and self.heartbeat.lost.is_set():
             raise jobs.JobLost(self.claim.job_id)
         now = time.monotonic()

@@ -18,6 +18,9 @@ import signal
 import threading
 from pathlib import Path
 
+from billiard.pool import SIG_SOFT_TIMEOUT, soft_timeout_sighandler
+from celery.exceptions import SoftTimeLimitExceeded
+
 log = logging.getLogger(__name__)
 
 
@@ -35,12 +38,14 @@ class CancelRequested(BaseException):  # noqa: N818
 CANCEL_SIGNAL = signal.SIGUSR2
 
 
-_state: dict = {"grace": 0.0, "busy": False, "requested": False, "previous": None}
+_state: dict = {"grace": 0.0, "busy": False, "requested": False, "previous": None,
+                "soft_limit": False}
 _lock = threading.Lock()
 
 
 def install(grace: float) -> None:
-    """In a pool process, before each job: handle SIGTERM as described above."""
+    """In a pool process, before each job: handle SIGTERM as described above, and latch the
+    soft time limit (`_on_soft_limit`) for this job."""
     _state["grace"] = grace
     previous = signal.getsignal(signal.SIGTERM)
     if previous is not on_sigterm:
@@ -48,6 +53,12 @@ def install(grace: float) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGALRM, _on_grace_over)
     signal.signal(CANCEL_SIGNAL, _on_cancel)
+    _state["soft_limit"] = False
+    if SIG_SOFT_TIMEOUT is not None and \
+            signal.getsignal(SIG_SOFT_TIMEOUT) in (soft_timeout_sighandler, _on_soft_limit):
+        # Only where billiard's pool set it: elsewhere (a solo worker's main process) the
+        # signal means something else.
+        signal.signal(SIG_SOFT_TIMEOUT, _on_soft_limit)
 
 
 def on_sigterm(signum, frame) -> None:
@@ -78,6 +89,22 @@ def _on_grace_over(signum, frame) -> None:
 def _on_cancel(signum, frame) -> None:
     if _state["busy"]:
         raise CancelRequested()
+
+
+# The soft time limit: billiard signals the pool process, and the exception is raised wherever
+# the job happens to be. Clean-up code that catches every Exception loses it -- SQLAlchemy's
+# pool, handing back a connection, logs and drops whatever its rollback raised -- and the job
+# would then run on to the hard limit. So the handler also latches it for the rest of the job,
+# and `raise_if_past_soft_limit`, called at each progress report, raises it again.
+
+def _on_soft_limit(signum, frame) -> None:
+    _state["soft_limit"] = True
+    raise SoftTimeLimitExceeded()
+
+
+def raise_if_past_soft_limit() -> None:
+    if _state["soft_limit"]:
+        raise SoftTimeLimitExceeded()
 
 
 @contextlib.contextmanager

@@ -191,6 +191,48 @@ def test_the_hard_time_limit_fails_the_job(database, settings, queued, monkeypat
                                 f"{settings.hard_time_limit} s and its process was killed")
 
 
+@pytest.fixture
+def pool_signals():
+    """The signal handlers of a billiard pool process, put back as they were afterwards."""
+    import signal
+
+    from billiard.pool import SIG_SOFT_TIMEOUT, soft_timeout_sighandler
+
+    names = (SIG_SOFT_TIMEOUT, signal.SIGTERM, signal.SIGALRM, shutdown.CANCEL_SIGNAL)
+    before = {n: signal.getsignal(n) for n in names}
+    signal.signal(SIG_SOFT_TIMEOUT, soft_timeout_sighandler)
+    yield SIG_SOFT_TIMEOUT
+    for n, handler in before.items():
+        signal.signal(n, handler)
+
+
+def test_a_soft_limit_swallowed_where_it_landed_still_fails_the_job(database, settings, queued,
+                                                                     monkeypatch, pool_signals):
+    """The limit lands in code that catches every Exception (as SQLAlchemy's pool does while it
+    hands a connection back): the job stops at its next progress report, as timed out."""
+    import os
+
+    def limit_lands_in_clean_up(i):
+        if i == 1:
+            try:
+                os.kill(os.getpid(), pool_signals)
+            except Exception:  # noqa: BLE001, S110 - the clean-up code that loses it
+                pass
+
+    stand_in = StandIn(limit_lands_in_clean_up).install(monkeypatch)
+    shutdown.install(0.0)
+    job_id = queued()
+    assert execute_job(job_id, settings=settings, db=database) == "failed"
+    job = load(database, job_id)
+    assert job.error == f"time limit: the job ran longer than {settings.soft_time_limit} s " \
+                        "and was stopped"
+    assert stand_in.steps == 2  # stopped at the report after the limit, not run to the end
+    # The next job in this process starts with no limit passed.
+    shutdown.install(0.0)
+    StandIn().install(monkeypatch)
+    assert execute_job(queued(seeds=2), settings=settings, db=database) == "succeeded"
+
+
 # Infrastructure, not the experiment, failing: database errors while claiming, recording or
 # failing a job are waited out or handed back, never charged to the job; a worker shutting down
 # hands its job back unspent. tests/workers/test_faults.py does the same with real outages.
